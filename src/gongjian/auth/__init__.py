@@ -1,0 +1,1 @@
+"""Users, roles, actions and the one permission check every read and write passes."""

@@ -1,0 +1,27 @@
+"""Roles and actions."""
+
+from gongjian.choices import LabeledChoice
+
+
+class Role(LabeledChoice):
+    """The roles of SPEC.md ("Users and roles"); the public has no account."""
+
+    admin = ("admin", "平台管理员")
+    city = ("city", "市攻坚办")
+    town = ("town", "镇街")
+    auditor = ("auditor", "审计监督")
+    public = ("public", "公众")
+
+
+class Action(LabeledChoice):
+    """What an actor does to a resource."""
+
+    view = ("view", "查看")
+    add = ("add", "新增")
+    change = ("change", "修改")
+    delete = ("delete", "删除")
+    approve = ("approve", "审批")
+    publish = ("publish", "发布")
+
+
+WRITE_ACTIONS = frozenset({Action.add, Action.change, Action.delete})

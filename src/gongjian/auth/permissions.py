@@ -1,0 +1,159 @@
+"""The one permission mechanism: named actions on named resources, decided in one place.
+
+``allowed`` answers whether an actor may take an action on a resource (of a town);
+``authorize`` raises ``Forbidden`` (and writes the refusal to the audit log) when not;
+``restrict`` filters a query to what the actor may see. Routes and services call these
+and never test roles themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
+
+from gongjian.audit.services import record
+from gongjian.auth.actors import Actor
+from gongjian.auth.choices import WRITE_ACTIONS, Action, Role
+from gongjian.errors import Forbidden
+
+#: Resources whose label a refusal message names.
+RESOURCE_LABELS: dict[str, str] = {
+    "audit_entry": "审计日志",
+    "user": "用户账号",
+    "complaint_contact": "投诉人个人信息",
+    "town": "镇街",
+    "river": "河涌",
+    "monitoring_point": "检测点",
+    "sample": "监测数据",
+    "grade": "黑臭等级",
+    "baseline": "央督基线",
+    "river_plan": "一河一策",
+    "complaint": "群众投诉",
+    "park": "低效工业园",
+    "parcel": "地块",
+    "theme_park": "主题产业园",
+    "enterprise": "企业",
+    "lease": "租赁",
+    "reserve_entry": "收储台账",
+    "project": "项目",
+    "batch": "集中开工/拆除批次",
+    "commitment": "承诺书",
+    "cadre": "干部",
+    "dispatch": "下派",
+    "briefing": "通报",
+    "commendation": "表扬",
+    "kpi": "核心指标",
+    "import": "导入记录",
+}
+
+#: Readable only by the roles listed (admin reads everything).
+SENSITIVE: dict[str, frozenset[Role]] = {
+    "audit_entry": frozenset({Role.auditor}),
+    "user": frozenset(),
+}
+
+#: What the public may read (rows further filtered to what is published).
+PUBLIC_VIEW = frozenset({"kpi", "town", "river", "briefing"})
+#: What the public may submit: the portal's complaint form.
+PUBLIC_ADD = frozenset({"complaint"})
+#: Records the city writes for the whole city; a town may not write them.
+CITY_ONLY = frozenset({"town", "baseline", "theme_park", "batch", "cadre", "briefing"})
+
+
+def allowed(actor: Actor, action: Action, resource: str, town_id: int | None = None) -> bool:
+    """Whether ``actor`` may take ``action`` on ``resource`` belonging to ``town_id``.
+
+    ``town_id`` is the town of the record (for a river, its lead town; for a
+    complaint's personal data, the town the complaint concerns); ``None`` for
+    city-wide records.
+    """
+    role = actor.role
+    if role is Role.admin:
+        return True
+    if resource in SENSITIVE:
+        return action is Action.view and role in SENSITIVE[resource]
+    if resource == "complaint_contact":
+        return action is Action.view and (
+            role is Role.city or (role is Role.town and town_id == actor.town_id)
+        )
+    if role is Role.public:
+        return (action is Action.view and resource in PUBLIC_VIEW) or (
+            action is Action.add and resource in PUBLIC_ADD
+        )
+    if action is Action.view:
+        return True
+    if role is Role.auditor:
+        return False
+    if role is Role.city:
+        return True
+    if action in WRITE_ACTIONS:
+        return resource not in CITY_ONLY and town_id is not None and town_id == actor.town_id
+    return False
+
+
+def refusal_message(actor: Actor, action: Action, resource: str) -> str:
+    """Why an action was refused, and which role may take it."""
+    what = f"{action.label}{RESOURCE_LABELS.get(resource, resource)}"
+    if resource == "audit_entry":
+        who = "审计监督、平台管理员"
+    elif resource == "user":
+        who = "平台管理员"
+    elif resource == "complaint_contact":
+        who = "市攻坚办和投诉所涉镇街"
+    elif action in (Action.approve, Action.publish):
+        who = "市攻坚办"
+    elif actor.role is Role.town and action in WRITE_ACTIONS:
+        who = "本镇街用户和市攻坚办（镇街用户只能修改本镇街的记录）"
+    else:
+        who = "市攻坚办、镇街（本镇街）"
+    return f"无权{what}：{Role(actor.role).label}不能执行此操作，可执行者：{who}"
+
+
+def authorize(
+    session: Session,
+    actor: Actor,
+    action: Action,
+    resource: str,
+    *,
+    town_id: int | None = None,
+    record_id: object = None,
+) -> None:
+    """Raise ``Forbidden`` unless ``allowed``; a refusal is written to the audit log.
+
+    The refusal is committed on its own: anything the session held so far is rolled
+    back first, since the operation it belonged to is refused.
+    """
+    if allowed(actor, action, resource, town_id):
+        return
+    session.rollback()
+    message = refusal_message(actor, action, resource)
+    record(
+        session,
+        actor=actor,
+        action=action.value,
+        resource=resource,
+        record_id=None if record_id is None else str(record_id),
+        town_id=town_id,
+        outcome="refused",
+        detail=message,
+    )
+    session.commit()
+    raise Forbidden(message)
+
+
+def restrict(session: Session, actor: Actor, stmt: Select[Any], resource: str) -> Select[Any]:
+    """``stmt`` limited to the rows of ``resource`` that ``actor`` may see.
+
+    Raises ``Forbidden`` (logged) when the actor may see none of that resource. The
+    public sees only published rivers and briefings.
+    """
+    authorize(session, actor, Action.view, resource)
+    if actor.role is Role.public:
+        entity = stmt.column_descriptions[0]["entity"]
+        if resource == "river":
+            stmt = stmt.where(entity.published)
+        elif resource == "briefing":
+            stmt = stmt.where(entity.published_at.is_not(None))
+    return stmt

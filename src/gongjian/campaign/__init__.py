@@ -1,0 +1,1 @@
+"""Campaign management: projects, batches, commitments, scoring, cadre dispatch."""

@@ -1,0 +1,57 @@
+"""One typed settings object for the whole platform.
+
+Every setting reads from the environment with the ``GONGJIAN_`` prefix (for example
+``GONGJIAN_DATABASE_URL``) or from a ``.env`` file; each has a default and help text,
+and ``docs/operations.md`` lists them all.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_VAR_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    """Settings of a gongjian installation."""
+
+    model_config = SettingsConfigDict(env_prefix="GONGJIAN_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_VAR_DIR / 'gongjian.sqlite3'}",
+        description=(
+            "SQLAlchemy URL of the database. Default: a SQLite file under var/. "
+            "PostgreSQL: postgresql+psycopg://user@host:5432/dbname."
+        ),
+    )
+    timezone: str = Field(
+        default="Asia/Shanghai",
+        description="Time zone of the city: dates of records, 'today' and naive timestamps.",
+    )
+    audit_hash: Literal["sha256", "sm3"] = Field(
+        default="sha256",
+        description=(
+            "Hash of the audit chain for new entries: sha256, or sm3 (GB/T 32905, the "
+            "Chinese national standard). Entries keep the hash they were written with."
+        ),
+    )
+    host: str = Field(default="127.0.0.1", description="Address `gongjian serve` listens on.")
+    port: int = Field(default=8000, description="Port `gongjian serve` listens on.")
+    sqlite_busy_timeout_ms: int = Field(
+        default=30_000,
+        description="How long a SQLite writer waits for the write lock before giving up (ms).",
+    )
+    language: Literal["zh-CN", "en"] = Field(
+        default="zh-CN", description="Language of messages: zh-CN (default) or en."
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read once."""
+    return Settings()

@@ -1,0 +1,161 @@
+"""The declarative base, engines and sessions.
+
+Tables come only from Alembic migrations (``gongjian init``); the models here are what
+those migrations are checked against (``alembic check``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    create_engine,
+    event,
+    make_url,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from gongjian.config import get_settings
+from gongjian.db_types import UtcDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
+"""A 64-bit primary key that SQLite still fills by itself (its rowid)."""
+
+
+class Base(DeclarativeBase):
+    """Base of every model: one naming convention so migrations name constraints alike."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: UtcDateTime(), dict[str, Any]: JSON()}
+
+
+def utcnow() -> dt.datetime:
+    """The current instant, timezone-aware (UTC)."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Timestamped:
+    """Adds ``created_at`` and ``updated_at`` (UTC) to a model."""
+
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    """An engine for ``url`` (default: the setting), with SQLite set up for safe writes.
+
+    SQLite gets WAL, foreign keys, a busy timeout, and transactions that SQLAlchemy
+    begins itself (so SAVEPOINTs work and nothing is committed behind our back).
+    """
+    settings = get_settings()
+    url = url or settings.database_url
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, **kwargs)
+        busy_ms = settings.sqlite_busy_timeout_ms
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+_engine: Engine | None = None
+
+
+def get_engine() -> Engine:
+    """The process's engine for the configured database, made once."""
+    global _engine
+    if _engine is None:
+        _engine = make_engine()
+    return _engine
+
+
+def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:
+    """Sessions bound to ``engine`` (default: the process's)."""
+    return sessionmaker(bind=engine or get_engine(), expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """A session that commits when the block ends and rolls back if it raises.
+
+    Services may commit inside the block (a refused action commits its audit entry
+    before raising), so the transaction is managed here rather than by
+    ``Session.begin()``.
+    """
+    with session_factory(engine)() as session:
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
+
+
+def check_in(column: str, choices: type[StrEnum]) -> CheckConstraint:
+    """A CHECK that ``column`` holds one of the identifiers of ``choices``."""
+    allowed = ", ".join(f"'{member.value}'" for member in choices)
+    return CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_valid")
+
+
+def check_non_negative(*columns: str) -> list[CheckConstraint]:
+    """CHECKs that each of ``columns`` is NULL or at least zero."""
+    return [
+        CheckConstraint(f"{column} IS NULL OR {column} >= 0", name=f"{column}_non_negative")
+        for column in columns
+    ]
+
+
+class StateChangeColumns:
+    """The columns of a dated, audited state transition (a row of a state history).
+
+    ``changed_on`` is the day the transition happened in the city's time zone; a
+    record's state as of a date is the ``to_state`` of its latest change on or before
+    that date. A correction (``is_correction``) is a change like any other that says
+    which mistake it corrects; the mistake stays in the history.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    changed_on: Mapped[dt.date] = mapped_column(comment="day of the transition (city time)")
+    reason: Mapped[str | None] = mapped_column(String(500))
+    is_correction: Mapped[bool] = mapped_column(default=False)
+    actor: Mapped[str] = mapped_column(String(60), comment="username that recorded it")
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

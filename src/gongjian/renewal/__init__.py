@@ -1,0 +1,1 @@
+"""Industrial land renewal (工改): parks, parcels, enterprises, reserve, leases."""

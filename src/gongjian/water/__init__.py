@@ -1,0 +1,1 @@
+"""Water-pollution control (治水): rivers, monitoring, grading, plans, complaints."""
