@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -21,14 +22,17 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    and_,
     create_engine,
     event,
     make_url,
+    or_,
 )
+from sqlalchemy import column as sql_column
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from gongjian.config import get_settings
-from gongjian.db_types import UtcDateTime
+from gongjian.db_types import Exact, UtcDateTime
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -140,6 +144,22 @@ def check_non_negative(*columns: str) -> list[CheckConstraint]:
         CheckConstraint(f"{column} IS NULL OR {column} >= 0", name=f"{column}_non_negative")
         for column in columns
     ]
+
+
+def check_range(
+    column: str, exact: Exact, *, low: str | None = None, high: str | None = None
+) -> CheckConstraint:
+    """A CHECK that an ``Exact`` column is NULL or within ``low``..``high`` (inclusive).
+
+    The bounds are rendered through the column's type, so on SQLite, where the column
+    holds integers scaled by ``10**scale``, the bounds are scaled the same way.
+    """
+    value = sql_column(column, exact)
+    bounds = [
+        *([value >= Decimal(low)] if low is not None else []),
+        *([value <= Decimal(high)] if high is not None else []),
+    ]
+    return CheckConstraint(or_(value.is_(None), and_(*bounds)), name=f"{column}_in_range")
 
 
 class StateChangeColumns:

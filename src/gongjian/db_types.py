@@ -83,6 +83,10 @@ class Exact(TypeDecorator[Decimal]):
             return int(exact.scaleb(self.scale))
         return exact
 
+    def process_literal_param(self, value: Any, dialect: Dialect) -> str:
+        """A constant in DDL (a CHECK bound): scaled on SQLite, like stored values."""
+        return str(self.process_bind_param(value, dialect))
+
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None

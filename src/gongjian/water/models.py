@@ -17,7 +17,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gongjian.db import BIG_ID, Base, StateChangeColumns, Timestamped, check_in, check_non_negative
+from gongjian.db import (
+    BIG_ID,
+    Base,
+    StateChangeColumns,
+    Timestamped,
+    check_in,
+    check_non_negative,
+    check_range,
+)
 from gongjian.db_types import Exact
 from gongjian.towns.models import Town
 from gongjian.water.choices import (
@@ -126,6 +134,10 @@ class MonitoringPoint(Base):
     lat: Mapped[Decimal | None] = mapped_column(Exact(10, 6), comment="latitude, EPSG:4326")
 
 
+DO_MG_L = Exact(8, 3)
+ORP_MV = Exact(8, 2)
+
+
 class Sample(Base):
     """One sampling (监测数据) of the four indicators at a point; a missing value is
     an indicator not measured."""
@@ -134,10 +146,8 @@ class Sample(Base):
     __table_args__ = (
         UniqueConstraint("point_id", "sampled_at"),
         *check_non_negative("transparency_cm", "do_mg_l", "nh3n_mg_l", "depth_cm"),
-        CheckConstraint("do_mg_l IS NULL OR do_mg_l <= 50", name="do_at_most_50"),
-        CheckConstraint(
-            "orp_mv IS NULL OR (orp_mv >= -1000 AND orp_mv <= 1000)", name="orp_in_range"
-        ),
+        check_range("do_mg_l", DO_MG_L, high="50"),
+        check_range("orp_mv", ORP_MV, low="-1000", high="1000"),
         CheckConstraint(
             "transparency_cm IS NOT NULL OR do_mg_l IS NOT NULL OR orp_mv IS NOT NULL"
             " OR nh3n_mg_l IS NOT NULL",
@@ -149,8 +159,8 @@ class Sample(Base):
     point_id: Mapped[int] = mapped_column(ForeignKey("monitoring_points.id"))
     sampled_at: Mapped[dt.datetime]
     transparency_cm: Mapped[Decimal | None] = mapped_column(Exact(8, 2), comment="cm")
-    do_mg_l: Mapped[Decimal | None] = mapped_column(Exact(8, 3), comment="dissolved oxygen, mg/L")
-    orp_mv: Mapped[Decimal | None] = mapped_column(Exact(8, 2), comment="redox potential, mV")
+    do_mg_l: Mapped[Decimal | None] = mapped_column(DO_MG_L, comment="dissolved oxygen, mg/L")
+    orp_mv: Mapped[Decimal | None] = mapped_column(ORP_MV, comment="redox potential, mV")
     nh3n_mg_l: Mapped[Decimal | None] = mapped_column(Exact(8, 3), comment="ammonia N, mg/L")
     depth_cm: Mapped[Decimal | None] = mapped_column(Exact(8, 2), comment="water depth, cm")
     import_id: Mapped[int | None] = mapped_column(

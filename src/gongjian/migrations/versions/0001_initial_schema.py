@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 06:45:11.954460
+Create Date: 2026-11-25 06:47:51.730051
 """
 
 from collections.abc import Sequence
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import gongjian.db_types
+from gongjian.db import check_range
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -1207,19 +1208,15 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "depth_cm IS NULL OR depth_cm >= 0", name=op.f("ck_samples_depth_cm_non_negative")
         ),
-        sa.CheckConstraint(
-            "do_mg_l IS NULL OR do_mg_l <= 50", name=op.f("ck_samples_do_at_most_50")
-        ),
+        # Bounds rendered through the column type: scaled on SQLite (see db_types.Exact).
+        check_range("do_mg_l", gongjian.db_types.Exact(8, 3), high="50"),
         sa.CheckConstraint(
             "do_mg_l IS NULL OR do_mg_l >= 0", name=op.f("ck_samples_do_mg_l_non_negative")
         ),
         sa.CheckConstraint(
             "nh3n_mg_l IS NULL OR nh3n_mg_l >= 0", name=op.f("ck_samples_nh3n_mg_l_non_negative")
         ),
-        sa.CheckConstraint(
-            "orp_mv IS NULL OR (orp_mv >= -1000 AND orp_mv <= 1000)",
-            name=op.f("ck_samples_orp_in_range"),
-        ),
+        check_range("orp_mv", gongjian.db_types.Exact(8, 2), low="-1000", high="1000"),
         sa.CheckConstraint(
             "transparency_cm IS NOT NULL OR do_mg_l IS NOT NULL OR orp_mv IS NOT NULL OR nh3n_mg_l IS NOT NULL",
             name=op.f("ck_samples_measures_something"),
