@@ -20,7 +20,9 @@ def test_exact_sums(session: Session) -> None:
     town = session.scalars(select(Town)).first()
     assert town is not None
     for i, length in enumerate(["0.1", "0.2", "1234567.3"]):
-        session.add(River(code=f"T{i}", name=f"河{i}", lead_town_id=town.id, length_m=Decimal(length)))
+        session.add(
+            River(code=f"T{i}", name=f"河{i}", lead_town_id=town.id, length_m=Decimal(length))
+        )
     session.flush()
     total = session.scalar(select(func.sum(River.length_m)).where(River.code.like("T%")))
     assert total == Decimal("1234567.6")

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
-from gongjian.audit.services import record
+from gongjian.audit.chain import record
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import WRITE_ACTIONS, Action, Role
 from gongjian.errors import Forbidden

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gongjian.audit.services import record, snapshot
+from gongjian.audit.chain import record, snapshot
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action, Role
 from gongjian.auth.models import User

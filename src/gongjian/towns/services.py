@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from gongjian.audit.services import record
+from gongjian.audit.chain import record
 from gongjian.auth.actors import Actor
 from gongjian.errors import NotFound
 from gongjian.towns.data import TOWNS

@@ -1,0 +1,48 @@
+# gongjian — the two commands of the README, and the rest. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+DEMO_SEED ?= 7
+DEMO_SCALE ?= city
+STAMP := $(VENV)/.installed
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo serve test lint typecheck migrations-check bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml uv.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(UV) || $(BIN)/pip install --quiet "uv==0.13.9"
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --extra dev --quiet
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the locked dependencies
+
+demo: install ## Set up, load the demo city (DEMO_SCALE=city|small, DEMO_SEED=7), serve on :8000
+	$(BIN)/gongjian demo --reset --seed $(DEMO_SEED) --scale $(DEMO_SCALE)
+	$(BIN)/gongjian serve
+
+serve: install ## Serve the web app on http://127.0.0.1:8000
+	$(BIN)/gongjian serve
+
+test: install lint migrations-check ## Install what tests need and run every test, on SQLite and PostgreSQL
+	$(BIN)/pytest -q
+
+lint: install ## ruff (lint and format check) and mypy
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+migrations-check: install ## alembic upgrade head on a new PostgreSQL database, then alembic check
+	$(BIN)/python bin/db-check --admin-url $(PG_TEST_URL)
+
+bench: install ## Run the benchmarks and write bench/results/*.json
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean: ## Remove the venv, the local database and caches
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

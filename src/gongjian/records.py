@@ -1,0 +1,112 @@
+"""Listing, reading and changing records by their natural key, the same way in every
+domain: the permission check first, then the read or write, then the audit entry with
+before and after."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gongjian.audit.chain import record, snapshot
+from gongjian.auth.actors import Actor
+from gongjian.auth.choices import Action
+from gongjian.auth.permissions import RESOURCE_LABELS, authorize, restrict
+from gongjian.db import Base
+from gongjian.db_errors import explain
+from gongjian.errors import NotFound
+
+ModelT = TypeVar("ModelT", bound=Base)
+
+
+@dataclass(frozen=True)
+class RecordKind(Generic[ModelT]):
+    """How one kind of record is named, found by ``code`` and tied to a town."""
+
+    model: type[ModelT]
+    resource: str
+    town_attr: str
+
+    @property
+    def label(self) -> str:
+        return RESOURCE_LABELS.get(self.resource, self.resource)
+
+    def town_of(self, obj: ModelT) -> int | None:
+        """The town that answers for ``obj`` (a river's lead town)."""
+        town_id: int | None = getattr(obj, self.town_attr)
+        return town_id
+
+    def select(self) -> Select[Any]:
+        return select(self.model).order_by(self.model.code)  # type: ignore[attr-defined]
+
+
+def list_records(
+    session: Session,
+    kind: RecordKind[ModelT],
+    *,
+    actor: Actor,
+    town_id: int | None,
+    limit: int,
+    offset: int,
+) -> tuple[int, list[ModelT]]:
+    """A page of ``kind``'s records that ``actor`` may see, optionally of one town."""
+    stmt = kind.select()
+    if town_id is not None:
+        stmt = stmt.where(getattr(kind.model, kind.town_attr) == town_id)
+    stmt = restrict(session, actor, stmt, kind.resource)
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    return total or 0, list(session.scalars(stmt.limit(limit).offset(offset)))
+
+
+def read_record(session: Session, kind: RecordKind[ModelT], *, actor: Actor, code: str) -> ModelT:
+    """The record whose ``code`` is ``code``, if ``actor`` may see it (else 403 or 404)."""
+    stmt = restrict(session, actor, kind.select(), kind.resource)
+    found = session.scalars(stmt.where(kind.model.code == code)).first()  # type: ignore[attr-defined]
+    if found is None:
+        raise NotFound(f"没有编号为“{code}”的{kind.label}")
+    return found
+
+
+def change_record(
+    session: Session,
+    kind: RecordKind[ModelT],
+    *,
+    actor: Actor,
+    code: str,
+    changes: dict[str, Any],
+) -> ModelT:
+    """Apply ``changes`` to the record ``code`` if ``actor`` may, auditing before and after.
+
+    The record's town decides whether a town user may write it; moving a record to
+    another town needs the right to write in that town too.
+    """
+    obj = read_record(session, kind, actor=actor, code=code)
+    town_id = kind.town_of(obj)
+    authorize(session, actor, Action.change, kind.resource, town_id=town_id, record_id=code)
+    new_town_id = changes.get(kind.town_attr, town_id)
+    if new_town_id != town_id:
+        authorize(session, actor, Action.change, kind.resource, town_id=new_town_id, record_id=code)
+    before = snapshot(obj)
+    for name, value in changes.items():
+        setattr(obj, name, value)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise explain(exc) from exc
+    after = snapshot(obj)
+    changed = [name for name in after if before[name] != after[name]]
+    record(
+        session,
+        actor=actor,
+        action=Action.change.value,
+        resource=kind.resource,
+        record_id=code,
+        town_id=town_id,
+        before={name: before[name] for name in changed},
+        after={name: after[name] for name in changed},
+    )
+    return obj
