@@ -4,6 +4,7 @@ configured database."""
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 import gongjian.models
 from gongjian.db import make_engine
@@ -24,7 +25,7 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
-def _run(connection: object) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

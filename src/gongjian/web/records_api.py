@@ -49,7 +49,6 @@ def record_routes(
         session: SessionDep,
         actor: ActorDep,
     ) -> Any:
-        changed = change_record(
-            session, kind, actor=actor, code=code, changes=body.model_dump(exclude_unset=True)
-        )
+        changes = BaseModel.model_dump(body, exclude_unset=True)
+        changed = change_record(session, kind, actor=actor, code=code, changes=changes)
         return read_schema.model_validate(changed)
