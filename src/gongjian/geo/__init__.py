@@ -1,0 +1,1 @@
+"""Geometry: areas on the ellipsoid, GeoJSON shapes, coordinate systems."""
