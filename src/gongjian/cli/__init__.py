@@ -43,6 +43,13 @@ KPI_LABELS = {
 }
 
 
+def _figure(value: float | None) -> str:
+    """A KPI for people: integers as they are, other figures to two places."""
+    if value is None:
+        return "—"
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
+
+
 @command(app, "init")
 def init() -> None:
     """创建或升级数据库结构（Alembic 迁移），并写入 23 个镇街。"""
@@ -130,5 +137,5 @@ def kpi(
     table.add_column("单位")
     for key, value in report.kpi.items():
         label, unit = KPI_LABELS[key]
-        table.add_row(label, "—" if value is None else f"{value:,}", unit)
+        table.add_row(label, _figure(value), unit)
     console.print(table)
