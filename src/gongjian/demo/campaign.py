@@ -94,11 +94,14 @@ class Projects:
         self.numbers[campaign] += 1
         prefix = "GG" if campaign is Campaign.renewal else "ZS"
         planned_start = start or demo.day_between(dt.date(2023, 2, 1), dt.date(2023, 6, 30))
-        steps = [(ProjectState.planned, planned_start - dt.timedelta(days=rng.randint(60, 120)))]
+        planned_on = min(
+            planned_start - dt.timedelta(days=rng.randint(60, 120)),
+            REPORT_DAY - dt.timedelta(days=rng.randint(0, 30)),
+        )
+        steps = [(ProjectState.planned, planned_on)]
         if start is not None or rng.random() < 0.5:
-            steps.append(
-                (ProjectState.approved, planned_start - dt.timedelta(days=rng.randint(10, 50)))
-            )
+            approved_on = min(planned_start - dt.timedelta(days=rng.randint(10, 50)), REPORT_DAY)
+            steps.append((ProjectState.approved, max(approved_on, planned_on)))
         for state, day in (
             (ProjectState.started, start),
             (ProjectState.completed, end),

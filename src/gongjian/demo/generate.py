@@ -57,6 +57,22 @@ COPY_NULL = "\\N"
 REPORT_YEAR_END = dt.date(2022, 12, 31)
 
 
+def build_city(
+    seed: int, scale: str, town_rows: list[tuple[int, str, str]], report: Progress
+) -> tuple[Demo, list[water.DemoRiver]]:
+    """Every row of the demo city but the samples and the commitments, in memory; the
+    rivers, from which ``water.samples`` draws the samples."""
+    demo = Demo(seed, SCALES[scale], town_rows)
+    report("生成示例城市", 0, 3)
+    rivers = water.build(demo)
+    report("生成示例城市", 1, 3)
+    parcels = renewal.build(demo)
+    report("生成示例城市", 2, 3)
+    campaign.build(demo, rivers, parcels)
+    report("生成示例城市", 3, 3)
+    return demo, rivers
+
+
 def load_demo(
     engine: Engine, *, seed: int = 7, scale: str = "small", progress: Progress | None = None
 ) -> dict[str, int]:
@@ -72,15 +88,8 @@ def load_demo(
         if session.scalar(select(func.count()).select_from(River)):
             raise Conflict("数据库中已有数据；要重新生成示例城市，请加 --reset")
         ensure_towns(session, actor=actor)
-        town_rows = session.execute(select(Town.id, Town.code, Town.name).order_by(Town.id))
-        demo = Demo(seed, SCALES[scale], [tuple(row) for row in town_rows])
-        report("生成示例城市", 0, 3)
-        rivers = water.build(demo)
-        report("生成示例城市", 1, 3)
-        parcels = renewal.build(demo)
-        report("生成示例城市", 2, 3)
-        campaign.build(demo, rivers, parcels)
-        report("生成示例城市", 3, 3)
+        towns = session.execute(select(Town.id, Town.code, Town.name).order_by(Town.id))
+        demo, rivers = build_city(seed, scale, [(i, c, n) for i, c, n in towns], report)
         connection = session.connection()
         counts = _write(connection, demo, report)
         counts["samples"] = _write_samples(connection, water.samples(demo, rivers), report)

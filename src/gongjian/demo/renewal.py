@@ -157,9 +157,11 @@ def _cleared_steps(
     rng = demo.rng
     last_cleared = REPORT_DAY - dt.timedelta(days=10) if len(path) == 1 else dt.date(2022, 9, 30)
     cleared_on = demo.day_between(dt.date(2022, 2, 15), last_cleared)
+    published_on = cleared_on - dt.timedelta(days=rng.randint(100, 150))
+    identified_by = min(dt.date(2021, 10, 31), published_on - dt.timedelta(days=30))
     steps = [
-        (S.identified, demo.day_between(dt.date(2021, 5, 1), dt.date(2021, 10, 31))),
-        (S.plan_published, cleared_on - dt.timedelta(days=rng.randint(100, 150))),
+        (S.identified, demo.day_between(dt.date(2021, 5, 1), identified_by)),
+        (S.plan_published, published_on),
         (S.relocating, cleared_on - dt.timedelta(days=rng.randint(50, 99))),
         (S.demolishing, cleared_on - dt.timedelta(days=rng.randint(10, 49))),
     ]

@@ -76,7 +76,7 @@ class RiverReach(Base):
     __tablename__ = "river_reaches"
     __table_args__ = (
         UniqueConstraint("river_id", "town_id"),
-        *check_non_negative("start_chainage_m", "end_chainage_m"),
+        *check_non_negative("start_chainage_m"),
         CheckConstraint("end_chainage_m > start_chainage_m", name="reach_forward"),
     )
 
@@ -95,7 +95,7 @@ class Culvert(Base):
 
     __tablename__ = "culverts"
     __table_args__ = (
-        *check_non_negative("start_chainage_m", "end_chainage_m"),
+        *check_non_negative("start_chainage_m"),
         CheckConstraint("end_chainage_m > start_chainage_m", name="culvert_forward"),
     )
 

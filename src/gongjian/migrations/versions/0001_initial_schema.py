@@ -517,10 +517,6 @@ def upgrade() -> None:
             "end_chainage_m > start_chainage_m", name=op.f("ck_culverts_culvert_forward")
         ),
         sa.CheckConstraint(
-            "end_chainage_m IS NULL OR end_chainage_m >= 0",
-            name=op.f("ck_culverts_end_chainage_m_non_negative"),
-        ),
-        sa.CheckConstraint(
             "start_chainage_m IS NULL OR start_chainage_m >= 0",
             name=op.f("ck_culverts_start_chainage_m_non_negative"),
         ),
@@ -727,10 +723,6 @@ def upgrade() -> None:
         sa.Column("end_chainage_m", gongjian.db_types.Exact(precision=12, scale=1), nullable=False),
         sa.CheckConstraint(
             "end_chainage_m > start_chainage_m", name=op.f("ck_river_reaches_reach_forward")
-        ),
-        sa.CheckConstraint(
-            "end_chainage_m IS NULL OR end_chainage_m >= 0",
-            name=op.f("ck_river_reaches_end_chainage_m_non_negative"),
         ),
         sa.CheckConstraint(
             "start_chainage_m IS NULL OR start_chainage_m >= 0",
