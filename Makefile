@@ -42,7 +42,7 @@ migrations-check: install ## alembic upgrade head on a new PostgreSQL database, 
 	$(BIN)/python bin/db-check --admin-url $(PG_TEST_URL)
 
 bench: install ## Run the benchmarks and write bench/results/*.json
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean: ## Remove the venv, the local database and caches
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

@@ -15,11 +15,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from gongjian.demo.generate import load_demo
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session
 
 from _common import write_result
 from gongjian.db import make_engine
+from gongjian.demo.common import REPORT_DAY
+from gongjian.demo.generate import load_demo
+from gongjian.kpi.services import kpis
 from gongjian.migrate import upgrade
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -115,6 +118,8 @@ def main() -> None:
             started = time.perf_counter()
             counts = load_demo(engine, seed=SEED, scale="city")
             demo_s = time.perf_counter() - started
+            with Session(engine) as session:
+                headline = kpis(session, as_of=REPORT_DAY)
             _drop(backend, engine, name)
             engine, name = _fresh(backend, Path(folder))
             baseline_s = _baseline_write(backend, engine, counts["samples"])
@@ -126,6 +131,7 @@ def main() -> None:
                 "samples": counts["samples"],
                 "monitoring_points": counts["monitoring_points"],
                 "rows_total": sum(counts.values()),
+                "kpi_on_report_day": headline,
             }
             print(backend, figures[backend], flush=True)
     print("wrote", write_result("demo", figures))

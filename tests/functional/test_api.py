@@ -8,14 +8,15 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from gongjian.demo.generate import DEMO_USERS
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from gongjian.audit.models import AuditEntry
 from gongjian.campaign.models import Project
+from gongjian.demo.generate import DEMO_USERS
 from gongjian.kpi.services import KPI_KEYS, kpis
 from gongjian.towns.models import Town
+from gongjian.water.models import Complaint
 from gongjian.web.app import create_app
 
 PASSWORDS = {username: password for username, password, *_ in DEMO_USERS}
@@ -163,3 +164,28 @@ def test_invalid_body_is_422_and_writes_nothing(client: TestClient, demo_engine:
 def test_openapi_describes_the_api(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/v1/kpi", "/api/v1/projects/{code}", "/api/v1/audit"} <= set(paths)
+
+
+def test_complainant_contact_for_city_and_the_town_concerned(
+    client: TestClient, demo_engine: Engine
+) -> None:
+    with Session(demo_engine) as session:
+        complaint = session.scalars(select(Complaint).order_by(Complaint.id)).first()
+        assert complaint is not None
+        concerned = session.get(Town, complaint.town_id)
+        other = session.scalars(select(Town).where(Town.id != complaint.town_id)).first()
+        assert concerned is not None
+        assert other is not None
+    path = f"/api/v1/complaints/{complaint.receipt_no}/contact"
+    stranger = _user("town", other.name)
+    before = len(_refusals(demo_engine, stranger))
+    assert client.get(path, auth=_auth(stranger)).status_code == 403
+    assert len(_refusals(demo_engine, stranger)) == before + 1
+    assert client.get(path, auth=_auth(_user("auditor"))).status_code == 403
+    for username in (_user("town", concerned.name), _user("city")):
+        answer = client.get(path, auth=_auth(username))
+        assert answer.status_code == 200
+        assert answer.json()["complainant_phone"] == complaint.complainant_phone
+    summary = client.get(f"/api/v1/complaints/{complaint.receipt_no}", auth=_auth(stranger))
+    assert summary.status_code == 200
+    assert complaint.complainant_phone not in summary.text
