@@ -19,11 +19,13 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
 from _common import write_result
+from gongjian.auth.actors import Actor
 from gongjian.db import make_engine
 from gongjian.demo.common import REPORT_DAY
 from gongjian.demo.generate import load_demo
 from gongjian.kpi.services import kpis
 from gongjian.migrate import upgrade
+from gongjian.towns.services import ensure_towns
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SEED = 7
@@ -40,6 +42,9 @@ def _fresh(backend: str, folder: Path) -> tuple[Engine, str]:
         admin.dispose()
         engine = make_engine(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}")
     upgrade(engine)
+    with Session(engine) as session:
+        ensure_towns(session, actor=Actor.system("bench"))
+        session.commit()
     return engine, name
 
 
