@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from gongjian.db_errors import CHECK_MEANINGS, explain
 from gongjian.errors import Conflict, GongjianError, Invalid
 from gongjian.models import (
+    Assessment,
     Base,
     Baseline,
     BaselineMember,
@@ -41,6 +42,9 @@ from gongjian.models import (
     MonitoringPoint,
     PointGrade,
     River,
+    RiverSurvey,
+    StationToken,
+    StationTokenPoint,
     Town,
     WaterBodyGrade,
 )
@@ -100,15 +104,22 @@ def filled(demo_session: Session) -> Session:
     assert river
     assert point
     assert town
-    grade = {
+    period = {
         "period": "2021-12",
         "period_start": dt.date(2021, 12, 1),
         "period_end": dt.date(2021, 12, 31),
+        "rules_hash": "0" * 64,
+        "assessed_at": UTC_NOON,
+    }
+    assessment = Assessment(samples=1, warnings={"warnings": []}, actor="t", **period)
+    demo_session.add(assessment)
+    demo_session.flush()
+    grade = {
+        **period,
+        "assessment_id": assessment.id,
         "grade": "severe",
         "evidence": {"rule": "test"},
         "decided_by": "测试",
-        "rules_hash": "0" * 64,
-        "assessed_at": UTC_NOON,
     }
     demo_session.add_all(
         [
@@ -123,6 +134,23 @@ def filled(demo_session: Session) -> Session:
             ),
             Briefing(period="2023-01", campaign="water", title="通报", figures={}),
             Commendation(kind="town", year=2022, campaign="water", town_id=town.id, citation="好"),
+            RiverSurvey(
+                river_id=river.id,
+                surveyed_on=dt.date(2022, 12, 1),
+                valid_questionnaires=120,
+                satisfied=110,
+                recorded_by="t",
+            ),
+            *(
+                StationToken(
+                    name=f"测试站{n}",
+                    prefix=f"gjst_{n}",
+                    token_hash=str(n) * 64,
+                    created_by="t",
+                    points=[StationTokenPoint(point_id=point.id)],
+                )
+                for n in (1, 2)
+            ),
         ]
     )
     for day in (dt.date(2022, 1, 1), dt.date(2022, 7, 1)):
@@ -181,6 +209,7 @@ def _breaking_values(table: Table, check: CheckConstraint, row: Any) -> dict[str
         "no_public_accounts": {"role": "public", "town_id": None},
         "single_row": {"id": 2},
         "seq_positive": {"seq": 0},
+        "satisfied_within_valid": {"satisfied": literal_column("valid_questionnaires + 1")},
     }
     assert name in special, f"no breaking values for CHECK {check.name}: add them here"
     return special[name]

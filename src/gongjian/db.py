@@ -7,7 +7,7 @@ those migrations are checked against (``alembic check``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from enum import StrEnum
@@ -132,7 +132,7 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         session.commit()
 
 
-def check_in(column: str, choices: type[StrEnum]) -> CheckConstraint:
+def check_in(column: str, choices: Iterable[StrEnum]) -> CheckConstraint:
     """A CHECK that ``column`` holds one of the identifiers of ``choices``."""
     allowed = ", ".join(f"'{member.value}'" for member in choices)
     return CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_valid")

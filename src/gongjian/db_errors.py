@@ -27,6 +27,7 @@ CHECK_MEANINGS = {
     "single_row": "审计链头只有一行",
     "outcome_valid": "结果只能是 ok 或 refused",
     "seq_positive": "序号从 1 开始",
+    "satisfied_within_valid": "满意问卷数不能超过有效问卷数",
 }
 
 PARTIAL_UNIQUE_MEANINGS = {

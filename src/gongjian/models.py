@@ -1,7 +1,7 @@
 """Every model, imported once so ``Base.metadata`` holds every table (Alembic, tests)."""
 
 from gongjian.audit.models import AuditEntry, AuditHead
-from gongjian.auth.models import User
+from gongjian.auth.models import StationToken, StationTokenPoint, User
 from gongjian.campaign.models import (
     Batch,
     Briefing,
@@ -26,6 +26,7 @@ from gongjian.renewal.models import (
 )
 from gongjian.towns.models import Town
 from gongjian.water.models import (
+    Assessment,
     Baseline,
     BaselineMember,
     Complaint,
@@ -37,11 +38,13 @@ from gongjian.water.models import (
     RiverPlan,
     RiverReach,
     RiverStateChange,
+    RiverSurvey,
     Sample,
     WaterBodyGrade,
 )
 
 __all__ = [
+    "Assessment",
     "AuditEntry",
     "AuditHead",
     "Base",
@@ -72,7 +75,10 @@ __all__ = [
     "RiverPlan",
     "RiverReach",
     "RiverStateChange",
+    "RiverSurvey",
     "Sample",
+    "StationToken",
+    "StationTokenPoint",
     "ThemePark",
     "Town",
     "User",

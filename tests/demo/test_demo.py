@@ -29,6 +29,9 @@ from gongjian.water.models import MonitoringPoint, River, RiverStateChange, Samp
 TOWN_ROWS = [(i, seed.code, seed.name) for i, seed in enumerate(TOWNS, start=1)]
 #: Tables that later features fill (grading, baseline, imports, briefings).
 FILLED_LATER = {
+    "assessments",
+    "station_tokens",
+    "station_token_points",
     "imports",
     "baselines",
     "baseline_members",

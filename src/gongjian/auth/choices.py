@@ -11,6 +11,12 @@ class Role(LabeledChoice):
     town = ("town", "镇街")
     auditor = ("auditor", "审计监督")
     public = ("public", "公众")
+    station = ("station", "监测站")
+
+
+#: Roles a user account may hold (``public`` is refused by a CHECK of its own, and a
+#: monitoring station signs in with a token, not an account).
+ACCOUNT_ROLES = (Role.admin, Role.city, Role.town, Role.auditor, Role.public)
 
 
 class Action(LabeledChoice):

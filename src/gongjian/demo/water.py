@@ -21,6 +21,7 @@ from gongjian.demo.common import (
     REPORT_DAY,
     Demo,
     DemoTown,
+    at_ten,
     history,
     offset,
     places,
@@ -241,6 +242,17 @@ def _river_history(demo: Demo, river: DemoRiver) -> None:
         if day is not None:
             steps.append((state.value, day))
     history(demo, "river_state_changes", "river_id", river.id, steps)
+    if river.evaluated_on is not None:
+        valid = demo.rng.randint(100, 300)
+        demo.add(
+            "river_surveys",
+            river_id=river.id,
+            surveyed_on=river.evaluated_on - dt.timedelta(days=demo.rng.randint(7, 30)),
+            valid_questionnaires=valid,
+            satisfied=round(valid * demo.rng.uniform(0.9, 0.99)),
+            recorded_by="demo",
+            recorded_at=at_ten(river.evaluated_on),
+        )
     row = demo.rows["rivers"][river.id - 1]
     row["remediation_state"] = steps[-1][0]
     row["published"] = river.completed_on is not None and demo.rng.random() < 0.45

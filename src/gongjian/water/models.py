@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -25,6 +26,7 @@ from gongjian.db import (
     check_in,
     check_non_negative,
     check_range,
+    utcnow,
 )
 from gongjian.db_types import Exact
 from gongjian.towns.models import Town
@@ -195,10 +197,57 @@ class BaselineMember(Base):
     baseline: Mapped[Baseline] = relationship(back_populates="members")
 
 
+class Assessment(Base):
+    """One grading of one period (``gongjian assess``): which samples it saw, the rules
+    it used and the sampling-rule warnings it found. A later assessment of the same
+    period, made because samples arrived late or the rules changed, supersedes it."""
+
+    __tablename__ = "assessments"
+    __table_args__ = (
+        *check_non_negative("samples"),
+        Index("ix_assessments_period", "period"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[str] = mapped_column(String(10), comment="2023-01 or 2023-W05")
+    period_start: Mapped[dt.date]
+    period_end: Mapped[dt.date]
+    samples: Mapped[int] = mapped_column(comment="samples of the period it graded")
+    last_sample_id: Mapped[int | None] = mapped_column(
+        BigInteger, comment="largest sample id it saw: a larger one arrived late"
+    )
+    rules_hash: Mapped[str] = mapped_column(String(64))
+    warnings: Mapped[dict[str, Any]] = mapped_column(
+        comment='{"warnings": [{"river": code, "rule": ..., "message": ...}]}'
+    )
+    assessed_at: Mapped[dt.datetime]
+    actor: Mapped[str] = mapped_column(String(60))
+    superseded_at: Mapped[dt.datetime | None]
+
+
+class RiverSurvey(Base):
+    """A public satisfaction survey (公众满意度调查) of a river, for its effect evaluation."""
+
+    __tablename__ = "river_surveys"
+    __table_args__ = (
+        *check_non_negative("satisfied"),
+        CheckConstraint("satisfied <= valid_questionnaires", name="satisfied_within_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    river_id: Mapped[int] = mapped_column(ForeignKey("rivers.id"), index=True)
+    surveyed_on: Mapped[dt.date]
+    valid_questionnaires: Mapped[int]
+    satisfied: Mapped[int]
+    recorded_by: Mapped[str] = mapped_column(String(60))
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class GradeColumns:
     """What every stored grade records: its period, its evidence and the rules used."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id"), index=True)
     period: Mapped[str] = mapped_column(String(10), comment="2023-01 or 2023-W05")
     period_start: Mapped[dt.date]
     period_end: Mapped[dt.date] = mapped_column(comment="last day of the period")
