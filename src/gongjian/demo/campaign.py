@@ -88,8 +88,11 @@ class Projects:
         parcels: tuple[int, ...] = (),
         **quantities: Decimal | None,
     ) -> int:
-        """A project started on ``start`` (None: not started) and completed on ``end``."""
+        """A project started on ``start`` (None: not started, so neither completed nor
+        accepted) and completed on ``end``."""
         demo, rng = self.demo, self.demo.rng
+        if start is None:
+            end = accepted = None
         campaign = PROJECT_CAMPAIGN[kind]
         self.numbers[campaign] += 1
         prefix = "GG" if campaign is Campaign.renewal else "ZS"
