@@ -7,6 +7,7 @@ and ``docs/operations.md`` lists them all.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -45,6 +46,52 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(
         default=30_000,
         description="How long a SQLite writer waits for the write lock before giving up (ms).",
+    )
+    rules_file: Path | None = Field(
+        default=None,
+        description=(
+            "Grading rules file (TOML) to use instead of the one shipped with the package "
+            "(gongjian/water/rules.toml). Every stored grade records the hash of its rules."
+        ),
+    )
+    evaluation_clean_periods: int = Field(
+        default=3,
+        ge=1,
+        description=(
+            "Effect evaluation (评估通过): how many consecutive graded periods, the latest "
+            "included, must have no point graded mild or severe."
+        ),
+    )
+    evaluation_min_questionnaires: int = Field(
+        default=100,
+        ge=1,
+        description="Effect evaluation: fewest valid questionnaires in the public survey.",
+    )
+    evaluation_min_satisfied_pct: Decimal = Field(
+        default=Decimal(90),
+        ge=0,
+        le=100,
+        description="Effect evaluation: smallest share of satisfied questionnaires, in %.",
+    )
+    sustained_after_days: int = Field(
+        default=365,
+        ge=1,
+        description="长治久清: days after evaluation a river must still be clean.",
+    )
+    priority_weights: dict[str, Decimal] = Field(
+        default_factory=lambda: {
+            "grade": Decimal(40),
+            "severe_points": Decimal(20),
+            "complaints": Decimal(2),
+            "baseline": Decimal(15),
+            "overdue_measures": Decimal(5),
+        },
+        description=(
+            "Weights of the priority score (先急后缓), as JSON: grade (per grade step: "
+            "none 0, insufficient 1, mild 1, severe 2), severe_points (× share of severe "
+            "points), complaints (per complaint in the last 90 days), baseline (on the "
+            "baseline list), overdue_measures (per overdue plan measure)."
+        ),
     )
     language: Literal["zh-CN", "en"] = Field(
         default="zh-CN", description="Language of messages: zh-CN (default) or en."

@@ -15,6 +15,8 @@ class Actor:
     role: Role
     town_id: int | None = None
     user_id: int | None = None
+    points: frozenset[int] = frozenset()
+    """For a monitoring station: the points it may report samples for."""
 
     @classmethod
     def public(cls) -> Actor:

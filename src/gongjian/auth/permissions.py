@@ -8,7 +8,7 @@ and never test roles themselves.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
@@ -46,6 +46,9 @@ RESOURCE_LABELS: dict[str, str] = {
     "commendation": "表扬",
     "kpi": "核心指标",
     "import": "导入记录",
+    "station_token": "监测站令牌",
+    "river_survey": "满意度调查",
+    "assessment": "黑臭评价",
 }
 
 #: Readable only by the roles listed (admin reads everything).
@@ -59,7 +62,12 @@ PUBLIC_VIEW = frozenset({"kpi", "town", "river", "briefing"})
 #: What the public may submit: the portal's complaint form.
 PUBLIC_ADD = frozenset({"complaint"})
 #: Records the city writes for the whole city; a town may not write them.
-CITY_ONLY = frozenset({"town", "baseline", "theme_park", "batch", "cadre", "briefing"})
+CITY_ONLY = frozenset(
+    {"town", "baseline", "theme_park", "batch", "cadre", "briefing", "station_token", "assessment"}
+)
+#: What a monitoring station may do: add samples (for its own points only, which the
+#: ingestion checks with ``authorize_points``).
+STATION_ADD = frozenset({"sample"})
 
 
 def allowed(actor: Actor, action: Action, resource: str, town_id: int | None = None) -> bool:
@@ -78,6 +86,8 @@ def allowed(actor: Actor, action: Action, resource: str, town_id: int | None = N
         return action is Action.view and (
             role is Role.city or (role is Role.town and town_id == actor.town_id)
         )
+    if role is Role.station:
+        return action is Action.add and resource in STATION_ADD
     if role is Role.public:
         return (action is Action.view and resource in PUBLIC_VIEW) or (
             action is Action.add and resource in PUBLIC_ADD
@@ -127,8 +137,31 @@ def authorize(
     """
     if allowed(actor, action, resource, town_id):
         return
+    refuse(
+        session,
+        actor,
+        action,
+        resource,
+        refusal_message(actor, action, resource),
+        town_id=town_id,
+        record_id=record_id,
+    )
+
+
+def refuse(
+    session: Session,
+    actor: Actor,
+    action: Action,
+    resource: str,
+    message: str,
+    *,
+    town_id: int | None = None,
+    record_id: object = None,
+) -> NoReturn:
+    """Write a refused attempt to the audit log, committed on its own, and raise
+    ``Forbidden``. Anything the session held so far is rolled back first, since the
+    operation it belonged to is refused."""
     session.rollback()
-    message = refusal_message(actor, action, resource)
     record(
         session,
         actor=actor,
@@ -141,6 +174,23 @@ def authorize(
     )
     session.commit()
     raise Forbidden(message)
+
+
+def authorize_points(session: Session, actor: Actor, points: dict[int, str]) -> None:
+    """A monitoring station may add samples only for the points of its token;
+    ``points`` maps the ids of the points written to their codes."""
+    if actor.role is not Role.station:
+        return
+    outside = sorted(code for point_id, code in points.items() if point_id not in actor.points)
+    if outside:
+        shown = "、".join(outside[:20]) + ("等" if len(outside) > 20 else "")
+        refuse(
+            session,
+            actor,
+            Action.add,
+            "sample",
+            f"监测站“{actor.username}”无权报送这些检测点的数据：{shown}",
+        )
 
 
 def restrict(session: Session, actor: Actor, stmt: Select[Any], resource: str) -> Select[Any]:
