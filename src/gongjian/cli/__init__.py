@@ -11,6 +11,7 @@ from rich.table import Table
 
 from gongjian.cli.audit import app as audit_app
 from gongjian.cli.common import command, console, err_console, fail, operator, progress_bar, session
+from gongjian.cli.grade import register as register_grade_file
 from gongjian.cli.users import app as users_app
 from gongjian.config import get_settings
 from gongjian.db import get_engine
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+register_grade_file(app)
 
 KPI_LABELS = {
     "renewal.cleared_mu": ("拆除整理", "亩"),

@@ -20,7 +20,6 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,6 +35,7 @@ from gongjian.water.grading import (
     Scales,
     decided_by,
     point_grades,
+    sampling_warnings,
     severe_segments,
     water_body_grades,
 )
@@ -391,49 +391,16 @@ def _metres(thousandths: int) -> str:
     return f"{(Decimal(thousandths) / SCALE).normalize():f}"
 
 
-def sampling_warnings(samples: Samples, points: Points, rules: Rules) -> list[str]:
-    """Where the files break the guideline's sampling rules: the platform still grades,
-    but says so (point spacing and count per water body; samplings and their interval
-    per point)."""
-    rule = rules.sampling
-    warnings: list[str] = []
-    bodies: dict[str, list[tuple[int, str]]] = {}
+def _warnings(samples: Samples, points: Points, rules: Rules) -> list[str]:
+    """The sampling-rule warnings of the files' points and samples."""
+    bodies: dict[str, list[tuple[Decimal, str]]] = {}
     for point_id, water_body_id in points.water_body.items():
-        bodies.setdefault(water_body_id, []).append((points.chainage[point_id], point_id))
-    low, high = rule.point_spacing_min_m * SCALE, rule.point_spacing_max_m * SCALE
-    for water_body_id, along in sorted(bodies.items()):
-        along.sort()
-        if len(along) < rule.min_points:
-            warnings.append(
-                f"水体 {water_body_id} 只有 {len(along)} 个检测点，应至少 {rule.min_points} 个"
-            )
-        for (first, first_id), (second, second_id) in pairwise(along):
-            if not low <= second - first <= high:
-                warnings.append(
-                    f"水体 {water_body_id} 检测点 {first_id} 与 {second_id} 相距"
-                    f" {_metres(second - first)} m，应在 {rule.point_spacing_min_m}–"
-                    f"{rule.point_spacing_max_m} m 之间"
-                )
-    times: dict[str, list[dt.datetime]] = {}
+        chainage = Decimal(points.chainage[point_id]).scaleb(-PLACES)
+        bodies.setdefault(water_body_id, []).append((chainage, point_id))
+    times: dict[str, list[dt.datetime]] = {point_id: [] for point_id in points.water_body}
     for point_id, instant in zip(samples.columns["point_id"], samples.instants, strict=True):
         times.setdefault(point_id, []).append(instant)
-    shortest = dt.timedelta(days=rule.interval_min_days)
-    longest = dt.timedelta(days=rule.interval_max_days)
-    for point_id in sorted(points.water_body):
-        taken = sorted(times.get(point_id, []))
-        if len(taken) < rule.min_samplings:
-            warnings.append(
-                f"检测点 {point_id} 只采样 {len(taken)} 次，应至少 {rule.min_samplings} 次"
-            )
-        irregular = sum(
-            not shortest <= later - earlier <= longest for earlier, later in pairwise(taken)
-        )
-        if irregular:
-            warnings.append(
-                f"检测点 {point_id} 有 {irregular} 次采样间隔不在"
-                f" {rule.interval_min_days}–{rule.interval_max_days} 天之内"
-            )
-    return warnings
+    return [warning.message for warning in sampling_warnings(bodies, times, rules)]
 
 
 @dataclass(frozen=True)
@@ -524,6 +491,6 @@ def grade_file(
     return GradeFileResult(
         points=Counter(row.grade for row in point_rows),
         water_bodies=Counter(row.grade for row in body_rows),
-        warnings=sampling_warnings(samples, points, rules),
+        warnings=_warnings(samples, points, rules),
         rules_hash=rules.hash,
     )

@@ -19,6 +19,7 @@ that decided; ``water_body_grades`` and ``severe_segments`` build on it.
 
 from __future__ import annotations
 
+import datetime as dt
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from fractions import Fraction
 from functools import reduce
+from itertools import pairwise
 from typing import Any
 
 import ibis
@@ -393,3 +395,79 @@ def decided_by(evidence: PointEvidence, rules: Rules) -> str:
     if evidence.rule is DecidingRule.two_indicators:
         return f"{label}：{'，'.join(parts)}，两项指标各达{_percent(share)}"
     return f"{label}：{'；'.join(parts)}"
+
+
+@dataclass(frozen=True)
+class SamplingWarning:
+    """A place where the data break the guideline's sampling rules (the platform still
+    grades, but says so): ``subject`` is the water body or point concerned."""
+
+    subject: str
+    rule: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"subject": self.subject, "rule": self.rule, "message": self.message}
+
+
+def _metres(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+def sampling_warnings(
+    bodies: Mapping[str, list[tuple[Decimal, str]]],
+    times: Mapping[str, list[dt.datetime]],
+    rules: Rules,
+) -> list[SamplingWarning]:
+    """The sampling-rule warnings: ``bodies`` maps each water body to its points as
+    ``(chainage_m, point_id)``; ``times`` each point to the instants of its samplings
+    in the period. Checks the count and spacing of points per water body and the count
+    and interval of samplings per point."""
+    rule = rules.sampling
+    warnings: list[SamplingWarning] = []
+    for water_body_id, points in sorted(bodies.items()):
+        along = sorted(points)
+        if len(along) < rule.min_points:
+            warnings.append(
+                SamplingWarning(
+                    water_body_id,
+                    "min_points",
+                    f"水体 {water_body_id} 只有 {len(along)} 个检测点，应至少 {rule.min_points} 个",
+                )
+            )
+        for (first, first_id), (second, second_id) in pairwise(along):
+            if not rule.point_spacing_min_m <= second - first <= rule.point_spacing_max_m:
+                warnings.append(
+                    SamplingWarning(
+                        water_body_id,
+                        "point_spacing",
+                        f"水体 {water_body_id} 检测点 {first_id} 与 {second_id} 相距"
+                        f" {_metres(second - first)} m，应在 {rule.point_spacing_min_m}–"
+                        f"{rule.point_spacing_max_m} m 之间",
+                    )
+                )
+    shortest = dt.timedelta(days=rule.interval_min_days)
+    longest = dt.timedelta(days=rule.interval_max_days)
+    for point_id, instants in sorted(times.items()):
+        taken = sorted(instants)
+        if len(taken) < rule.min_samplings:
+            warnings.append(
+                SamplingWarning(
+                    point_id,
+                    "min_samplings",
+                    f"检测点 {point_id} 只采样 {len(taken)} 次，应至少 {rule.min_samplings} 次",
+                )
+            )
+        irregular = sum(
+            not shortest <= later - earlier <= longest for earlier, later in pairwise(taken)
+        )
+        if irregular:
+            warnings.append(
+                SamplingWarning(
+                    point_id,
+                    "sampling_interval",
+                    f"检测点 {point_id} 有 {irregular} 次采样间隔不在"
+                    f" {rule.interval_min_days}–{rule.interval_max_days} 天之内",
+                )
+            )
+    return warnings
