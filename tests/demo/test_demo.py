@@ -27,16 +27,11 @@ from gongjian.towns.data import TOWNS
 from gongjian.water.models import MonitoringPoint, River, RiverStateChange, Sample
 
 TOWN_ROWS = [(i, seed.code, seed.name) for i, seed in enumerate(TOWNS, start=1)]
-#: Tables that later features fill (grading, baseline, imports, briefings).
+#: Tables that other features fill (imports, station tokens, briefings).
 FILLED_LATER = {
-    "assessments",
     "station_tokens",
     "station_token_points",
     "imports",
-    "baselines",
-    "baseline_members",
-    "point_grades",
-    "water_body_grades",
     "briefings",
     "commendations",
 }

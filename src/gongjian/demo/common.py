@@ -35,7 +35,7 @@ class Scale:
     factor: float
     points_per_river: tuple[int, int]
     sampling: str
-    """``two_in_three``: a sampling on two days of every three; ``weekly``: once a week."""
+    """``two_in_three``: a sampling on two days of every three; ``every_six_days``."""
 
     def of(self, figure: float, minimum: int = 1) -> int:
         """The report's ``figure`` at this scale, at least ``minimum``."""
@@ -44,7 +44,7 @@ class Scale:
 
 SCALES = {
     "city": Scale("city", 1.0, (3, 10), "two_in_three"),
-    "small": Scale("small", 0.1, (3, 5), "weekly"),
+    "small": Scale("small", 0.1, (3, 5), "every_six_days"),
 }
 
 

@@ -4,6 +4,7 @@ Everything is built in memory first (``water``, ``renewal``, ``campaign``), then
 in one transaction: tables in foreign-key order with explicit ids, the samples by the
 fastest path each database has (``COPY`` on PostgreSQL, one batched insert on SQLite),
 the commitments last because their targets come from the KPIs of what was written.
+Then every month is graded and the baseline frozen on 2022-01-01, as the city would.
 The load is one entry in the audit log.
 """
 
@@ -30,6 +31,8 @@ from gongjian.kpi.services import figures_by_town
 from gongjian.models import River, Town
 from gongjian.towns.data import TOWNS
 from gongjian.towns.services import ensure_towns
+from gongjian.water.assessment import assess_periods, sampled_months
+from gongjian.water.baseline import freeze_baseline
 
 Progress = Callable[[str, int, int], None]
 
@@ -55,6 +58,8 @@ SAMPLE_COLUMNS = "id, point_id, sampled_at, transparency_cm, do_mg_l, orp_mv, nh
 CHUNK = 100_000
 COPY_NULL = "\\N"
 REPORT_YEAR_END = dt.date(2022, 12, 31)
+BASELINE_DAY = dt.date(2022, 1, 1)
+"""The central inspection's date: the baseline is frozen from the grades of 2021-12."""
 
 
 def build_city(
@@ -107,6 +112,11 @@ def load_demo(
                 display_name=display_name,
             )
         counts["users"] = len(DEMO_USERS)
+        months = sampled_months(session)
+        assess_periods(session, actor=actor, periods=months, progress=report)
+        counts["assessments"] = len(months)
+        baseline = freeze_baseline(session, actor=actor, as_of=BASELINE_DAY)
+        counts["baseline_members"] = len(baseline.members)
         record(
             session,
             actor=actor,

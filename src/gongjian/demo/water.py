@@ -53,6 +53,8 @@ class PointWater:
     first_day: int = 0
     depth_cm: int = 100
     offset: int = 0
+    minute: int = 0
+    """Minutes after 09:00 city time the point is sampled at, the same every time."""
 
 
 @dataclass
@@ -294,6 +296,7 @@ def _points(demo: Demo, river: DemoRiver) -> None:
                 first_day=_day_index(dt.date(2022, 3, 1)) if late else 0,
                 depth_cm=rng.randint(12, 20) if shallow else rng.randint(40, 250),
                 offset=rng.randrange(21),
+                minute=rng.randrange(240),
             )
         )
 
@@ -418,15 +421,15 @@ RANGES = {
 
 def _sampling_days(demo: Demo, water: PointWater, last: int) -> np.ndarray:
     days = np.arange(water.first_day, last + 1)
-    if demo.scale.sampling == "weekly":
-        return days[(days + water.offset) % 7 == 0]
+    if demo.scale.sampling == "every_six_days":
+        return days[(days + water.offset) % 6 == 0]
     return days[(days + water.offset) % 3 != 2]
 
 
 def samples(demo: Demo, rivers: list[DemoRiver]) -> Samples:
     """Every sample of every point from 2021-10-01 to the report day."""
     last = _day_index(REPORT_DAY)
-    point_parts, day_parts, level_parts, depth_parts = [], [], [], []
+    point_parts, day_parts, level_parts, depth_parts, minute_parts = [], [], [], [], []
     for river in rivers:
         for point_id, water in zip(river.points, river.waters, strict=True):
             days = _sampling_days(demo, water, last)
@@ -439,6 +442,7 @@ def samples(demo: Demo, rivers: list[DemoRiver]) -> Samples:
             day_parts.append(days)
             level_parts.append(level)
             depth_parts.append(np.full(len(days), water.depth_cm, dtype=np.int64))
+            minute_parts.append(np.full(len(days), water.minute, dtype=np.int64))
     point = np.concatenate(point_parts)
     day = np.concatenate(day_parts)
     level = np.concatenate(level_parts)
@@ -484,7 +488,7 @@ def samples(demo: Demo, rivers: list[DemoRiver]) -> Samples:
     return Samples(
         point_id=point,
         day=day,
-        minute=rng.integers(0, 240, n),
+        minute=np.concatenate(minute_parts),
         transparency_tenth_cm=columns["transparency"],
         do_hundredth_mg_l=columns["do"],
         orp_mv=columns["orp"],

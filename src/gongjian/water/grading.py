@@ -471,3 +471,26 @@ def sampling_warnings(
                 )
             )
     return warnings
+
+
+def water_body_decided_by(
+    grade: Grade, rules: Rules, *, points: int, points_graded: int, points_severe: int
+) -> str:
+    """A water body's grade and the point counts that decided it, in Chinese.
+
+    For example ``重度黑臭：已分级检测点 5 个，重度 4 个（80%），达到60%``.
+    """
+    label = grade.label
+    least = rules.water_body.min_graded_points
+    share = rules.water_body.severe_share.fraction
+    if grade is Grade.insufficient:
+        return f"{label}：检测点 {points} 个，已分级 {points_graded} 个，少于 {least} 个"
+    severe = f"重度 {points_severe} 个（{_percent(Fraction(points_severe, points_graded))}）"
+    if grade is Grade.severe:
+        return f"{label}：已分级检测点 {points_graded} 个，{severe}，达到{_percent(share)}"
+    if grade is Grade.mild:
+        return (
+            f"{label}：已分级检测点 {points_graded} 个，{severe}，未达{_percent(share)}；"
+            "有检测点为轻度或重度黑臭"
+        )
+    return f"{label}：已分级检测点 {points_graded} 个，均不黑不臭"
