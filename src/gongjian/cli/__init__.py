@@ -13,6 +13,7 @@ from gongjian.cli.audit import app as audit_app
 from gongjian.cli.common import command, console, err_console, fail, operator, progress_bar, session
 from gongjian.cli.grade import register as register_grade_file
 from gongjian.cli.users import app as users_app
+from gongjian.cli.water import register as register_water
 from gongjian.config import get_settings
 from gongjian.db import get_engine
 from gongjian.kpi.services import headline
@@ -30,7 +31,6 @@ app = typer.Typer(
 )
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
-register_grade_file(app)
 
 KPI_LABELS = {
     "renewal.cleared_mu": ("拆除整理", "亩"),
@@ -141,3 +141,7 @@ def kpi(
         label, unit = KPI_LABELS[key]
         table.add_row(label, _figure(value), unit)
     console.print(table)
+
+
+register_grade_file(app)
+register_water(app)

@@ -18,6 +18,7 @@ from gongjian.auth.choices import Action
 from gongjian.auth.permissions import authorize
 from gongjian.db import utcnow
 from gongjian.errors import Conflict, Invalid, NotFound, Problem
+from gongjian.periods import city_zone
 from gongjian.water.choices import Grade
 from gongjian.water.models import Baseline, BaselineMember, River, WaterBodyGrade
 
@@ -51,7 +52,8 @@ def freeze_baseline(
     existing = session.scalars(select(Baseline).where(Baseline.frozen_on == as_of)).first()
     if existing is not None:
         raise Conflict(
-            f"{as_of} 的基线已于 {existing.frozen_at:%Y-%m-%d %H:%M} 由 {existing.frozen_by} 冻结，"
+            f"{as_of} 的基线已于 {existing.frozen_at.astimezone(city_zone()):%Y-%m-%d %H:%M}"
+            f" 由 {existing.frozen_by} 冻结，"
             "不能修改或重新冻结"
         )
     source = period or _source_period(session, as_of)
