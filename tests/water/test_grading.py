@@ -13,6 +13,7 @@ from typing import Any
 
 import ibis
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from gongjian.water.choices import Grade
@@ -77,37 +78,98 @@ def scales_of(storage: str) -> Scales:
     return SQLITE_SCALES if storage == "scaled" else DECIMAL_SCALES
 
 
-@pytest.fixture(params=["scaled", "decimal"])
-def storage(request: pytest.FixtureRequest) -> str:
-    """Both ways the platform holds values: scaled integers (SQLite) and decimals."""
-    value: str = request.param
-    return value
+class Engine:
+    """Where a case is graded: DuckDB over values held as scaled integers or as decimals,
+    SQLite (scaled integers, as the platform stores them there) or PostgreSQL (NUMERIC)."""
+
+    def __init__(self, name: str, connection: Any, schema: str | None = None) -> None:
+        self.name = name
+        self.connection = connection
+        self.schema = schema
+        self.storage = "decimal" if name in ("duckdb-decimal", "postgresql") else "scaled"
+
+    def table(self, data: pa.Table) -> ibis.Table:
+        """``data`` as a table of this engine (on SQLite, decimals as integer tenths)."""
+        if self.name.startswith("duckdb"):
+            return ibis.memtable(data)
+        if self.name == "sqlite":
+            for i, column in enumerate(data.schema):
+                if pa.types.is_decimal(column.type):
+                    tenths = pc.multiply(data.column(i), pa.scalar(Decimal(10))).cast(pa.int64())
+                    data = data.set_column(i, column.name, tenths)
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        if self.schema is None:
+            return self.connection.create_table(name, data)
+        return self.connection.create_table(name, data, database=self.schema)
+
+    def metres(self, value: Any) -> Decimal:
+        """A chainage the engine returned, in metres."""
+        return Decimal(value) / 10 if self.name == "sqlite" else Decimal(value)
+
+    def rows(self, expression: ibis.Table) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = self.connection.to_pyarrow(expression).to_pylist()
+        return rows
+
+
+ENGINES = ("duckdb-scaled", "duckdb-decimal", "sqlite", "postgresql")
+DUCKDB = Engine("duckdb-scaled", ibis.duckdb.connect())
+
+
+@pytest.fixture(scope="module")
+def sqlite_connection() -> Iterator[Any]:
+    connection = ibis.sqlite.connect()
+    yield connection
+    connection.disconnect()
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[tuple[Any, str]]:
+    """An ibis connection to the test PostgreSQL and a schema of its own, dropped after."""
+    connection = ibis.connect(PG_URL)
+    schema = f"gjtest_grading_{uuid.uuid4().hex[:8]}"
+    connection.raw_sql(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield connection, schema
+    finally:
+        connection.raw_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        connection.disconnect()
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """Every engine the rules must give the same answers on."""
+    name: str = request.param
+    if name == "sqlite":
+        return Engine(name, request.getfixturevalue("sqlite_connection"))
+    if name == "postgresql":
+        connection, schema = request.getfixturevalue("postgres")
+        return Engine(name, connection, schema)
+    return Engine(name, ibis.duckdb.connect())
 
 
 def grade_points(
     samples: Sequence[Sample],
     points: Sequence[tuple[str, str, str]] | None = None,
     *,
-    storage: str = "scaled",
+    engine: Engine = DUCKDB,
     rules: Rules = RULES,
 ) -> dict[str, dict[str, Any]]:
-    """Each point's row of ``point_grades``, run on DuckDB."""
+    """Each point's row of ``point_grades``, run on ``engine``."""
     if points is None:
         points = [(pid, "W", "0") for pid in sorted({s["point_id"] for s in samples})]
     expression = point_grades(
-        ibis.memtable(sample_table(samples, storage)),
-        ibis.memtable(point_table(points)),
+        engine.table(sample_table(samples, engine.storage)),
+        engine.table(point_table(points)),
         rules,
-        scales_of(storage),
+        scales_of(engine.storage),
     )
-    rows = ibis.duckdb.connect().to_pyarrow(expression).to_pylist()
-    return {row["point_id"]: row for row in rows}
+    return {row["point_id"]: row for row in engine.rows(expression)}
 
 
-def level(field: str, value: str, storage: str, depth: str | None = None, **kw: Any) -> str:
+def level(field: str, value: str, engine: Engine, depth: str | None = None, **kw: Any) -> str:
     """The grade of a point whose three samples all hold ``value``: the level of value."""
     samples = [{"point_id": "P", field: value, "depth_cm": depth, "n": n} for n in range(3)]
-    grade: str = grade_points(samples, storage=storage, **kw)["P"]["grade"]
+    grade: str = grade_points(samples, engine=engine, **kw)["P"]["grade"]
     return grade
 
 
@@ -132,8 +194,8 @@ def level(field: str, value: str, storage: str, depth: str | None = None, **kw: 
         ("nh3n_mg_l", "15.001", "severe"),
     ],
 )
-def test_every_bound_of_the_table(storage: str, field: str, value: str, expected: str) -> None:
-    assert level(field, value, storage) == expected
+def test_every_bound_of_the_table(engine: Engine, field: str, value: str, expected: str) -> None:
+    assert level(field, value, engine) == expected
 
 
 @pytest.mark.parametrize(
@@ -151,23 +213,23 @@ def test_every_bound_of_the_table(storage: str, field: str, value: str, expected
     ],
 )
 def test_shallow_water_judges_transparency_against_the_depth(
-    storage: str, value: str, depth: str, expected: str
+    engine: Engine, value: str, depth: str, expected: str
 ) -> None:
-    assert level("transparency_cm", value, storage, depth) == expected
+    assert level("transparency_cm", value, engine, depth) == expected
 
 
 @pytest.mark.parametrize(
     ("value", "expected"), [("20", "mild"), ("8", "severe"), ("9.99", "severe"), ("26", "none")]
 )
 def test_shallow_water_switched_off_applies_the_table(
-    storage: str, value: str, expected: str
+    engine: Engine, value: str, expected: str
 ) -> None:
     off = RULES.model_copy(update={"shallow_water": False})
-    assert level("transparency_cm", value, storage, "20", rules=off) == expected
+    assert level("transparency_cm", value, engine, "20", rules=off) == expected
 
 
-def test_without_a_depth_the_table_applies(storage: str) -> None:
-    assert level("transparency_cm", "20", storage, None) == "mild"
+def test_without_a_depth_the_table_applies(engine: Engine) -> None:
+    assert level("transparency_cm", "20", engine, None) == "mild"
 
 
 def _series(point_id: str, **columns: Sequence[str | None]) -> list[Sample]:
@@ -183,20 +245,20 @@ SEVERE_DO, MILD_DO, CLEAN_DO = "0.1", "1", "5"
 SEVERE_T, CLEAN_T = "5", "40"
 
 
-def test_three_of_five_is_sixty_percent(storage: str) -> None:
+def test_three_of_five_is_sixty_percent(engine: Engine) -> None:
     rows = grade_points(
         [
             *_series("A", do_mg_l=[SEVERE_DO] * 3 + [CLEAN_DO] * 2),
             *_series("B", do_mg_l=[SEVERE_DO] * 2 + [CLEAN_DO] * 3),
         ],
-        storage=storage,
+        engine=engine,
     )
     assert (rows["A"]["grade"], rows["A"]["rule"]) == ("severe", "one_indicator")
     # One indicator at 40% decides nothing, neither severe nor mild.
     assert (rows["B"]["grade"], rows["B"]["rule"]) == ("none", "no_indicator")
 
 
-def test_two_indicators_at_thirty_percent_exactly(storage: str) -> None:
+def test_two_indicators_at_thirty_percent_exactly(engine: Engine) -> None:
     three_of_ten = [SEVERE_DO] * 3 + [CLEAN_DO] * 7
     rows = grade_points(
         [
@@ -205,7 +267,7 @@ def test_two_indicators_at_thirty_percent_exactly(storage: str) -> None:
             *_series("C", do_mg_l=[MILD_DO] * 3 + [CLEAN_DO] * 7, orp_mv=["0"] * 3 + ["100"] * 7),
             *_series("D", do_mg_l=[MILD_DO] * 6 + [CLEAN_DO] * 4),
         ],
-        storage=storage,
+        engine=engine,
     )
     assert (rows["A"]["grade"], rows["A"]["rule"]) == ("severe", "two_indicators")
     assert rows["B"]["grade"] == "none"
@@ -213,25 +275,25 @@ def test_two_indicators_at_thirty_percent_exactly(storage: str) -> None:
     assert (rows["D"]["grade"], rows["D"]["rule"]) == ("mild", "one_indicator")
 
 
-def test_missing_values_are_not_samples_of_that_indicator(storage: str) -> None:
+def test_missing_values_are_not_samples_of_that_indicator(engine: Engine) -> None:
     rows = grade_points(
         _series(
             "A",
             do_mg_l=[SEVERE_DO, SEVERE_DO, CLEAN_DO, None, None],
             orp_mv=["100"] * 5,
         ),
-        storage=storage,
+        engine=engine,
     )
     row = rows["A"]
     assert (row["samples"], row["do_mg_l_measured"], row["do_mg_l_severe"]) == (5, 3, 2)
     assert row["grade"] == "severe"  # 2 of 3 measured, not 2 of 5
 
 
-def test_fewer_than_three_samples_is_insufficient(storage: str) -> None:
+def test_fewer_than_three_samples_is_insufficient(engine: Engine) -> None:
     rows = grade_points(
         _series("A", do_mg_l=[SEVERE_DO] * 2),
         points=[("A", "W", "0"), ("Z", "W", "100")],
-        storage=storage,
+        engine=engine,
     )
     assert (rows["A"]["grade"], rows["A"]["samples"]) == ("insufficient", 2)
     assert (rows["Z"]["grade"], rows["Z"]["samples"]) == ("insufficient", 0)
@@ -293,22 +355,21 @@ def _point_samples(point_id: str, grade: str) -> list[Sample]:
 
 
 def grade_river(
-    layout: Sequence[tuple[str, str, str]], storage: str = "scaled"
+    layout: Sequence[tuple[str, str, str]], engine: Engine = DUCKDB
 ) -> tuple[dict[str, Any], list[tuple[Decimal, Decimal]]]:
     """One water body ``W`` of points ``(point_id, chainage_m, grade)``: its row of
     ``water_body_grades`` and its severe segments."""
     samples = [s for pid, _, grade in layout for s in _point_samples(pid, grade)]
     points = [(pid, "W", chainage) for pid, chainage, _ in layout]
     graded = point_grades(
-        ibis.memtable(sample_table(samples, storage)),
-        ibis.memtable(point_table(points)),
+        engine.table(sample_table(samples, engine.storage)),
+        engine.table(point_table(points)),
         RULES,
-        scales_of(storage),
+        scales_of(engine.storage),
     )
-    connection = ibis.duckdb.connect()
-    (body,) = connection.to_pyarrow(water_body_grades(graded, RULES)).to_pylist()
-    segments = connection.to_pyarrow(severe_segments(graded, RULES)).to_pylist()
-    return body, sorted((s["start_m"], s["end_m"]) for s in segments)
+    (body,) = engine.rows(water_body_grades(graded, RULES))
+    segments = engine.rows(severe_segments(graded, RULES))
+    return body, sorted((engine.metres(s["start_m"]), engine.metres(s["end_m"])) for s in segments)
 
 
 @pytest.mark.parametrize(
@@ -322,13 +383,15 @@ def grade_river(
         (["severe"] * 3 + ["none"] * 2 + ["insufficient"] * 4, ("severe", 5, 3)),
     ],
 )
-def test_water_body_grade(storage: str, grades: list[str], expected: tuple[str, int, int]) -> None:
+def test_water_body_grade(
+    engine: Engine, grades: list[str], expected: tuple[str, int, int]
+) -> None:
     layout = [(f"P{i:02d}", str(i * 300), grade) for i, grade in enumerate(grades)]
-    body, _ = grade_river(layout, storage)
+    body, _ = grade_river(layout, engine)
     assert (body["grade"], body["points_graded"], body["points_severe"]) == expected
 
 
-def test_severe_segments_are_runs_of_three_broken_by_any_other_point(storage: str) -> None:
+def test_severe_segments_are_runs_of_three_broken_by_any_other_point(engine: Engine) -> None:
     layout = [
         ("a", "0", "severe"),
         ("b", "200", "severe"),
@@ -343,11 +406,11 @@ def test_severe_segments_are_runs_of_three_broken_by_any_other_point(storage: st
         ("k", "2000", "severe"),
     ]
     random.Random(3).shuffle(layout)
-    _, segments = grade_river(layout, storage)
+    _, segments = grade_river(layout, engine)
     assert segments == [(Decimal("0"), Decimal("400")), (Decimal("1400"), Decimal("2000"))]
 
 
-def test_points_at_the_same_chainage_are_ordered_by_point_id(storage: str) -> None:
+def test_points_at_the_same_chainage_are_ordered_by_point_id(engine: Engine) -> None:
     layout = [
         ("x", "0", "severe"),
         ("y", "100", "severe"),
@@ -355,7 +418,7 @@ def test_points_at_the_same_chainage_are_ordered_by_point_id(storage: str) -> No
         ("a", "200", "severe"),
         ("z", "300", "severe"),
     ]
-    _, segments = grade_river(layout, storage)
+    _, segments = grade_river(layout, engine)
     assert segments == [(Decimal("0"), Decimal("200"))]
 
 
@@ -451,8 +514,6 @@ def test_generated_city_covers_every_grade(
     assert segments
 
 
-# ibis's table upload trips a pandas deprecation that is not ours to fix.
-@pytest.mark.filterwarnings("ignore:The 'future.infer_string' option:DeprecationWarning")
 def test_sqlite_gives_the_same_grades(
     tmp_path: Path,
     city: tuple[list[Sample], list[tuple[str, str, str]]],
@@ -482,24 +543,6 @@ def test_sqlite_gives_the_same_grades(
     assert segments == [(w, s * 10, e * 10, n) for w, s, e, n in expected_segments]
 
 
-@pytest.fixture
-def postgres() -> Iterator[tuple[Any, str]]:
-    """An ibis connection to the test PostgreSQL and a schema of its own, dropped after."""
-    try:
-        connection = ibis.connect(PG_URL)
-    except Exception as exc:  # any failure to connect means there is no server here
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
-    schema = f"gjtest_grading_{uuid.uuid4().hex[:8]}"
-    connection.raw_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield connection, schema
-    finally:
-        connection.raw_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        connection.disconnect()
-
-
-# ibis's table upload trips a pandas deprecation that is not ours to fix.
-@pytest.mark.filterwarnings("ignore:The 'future.infer_string' option:DeprecationWarning")
 def test_postgresql_gives_the_same_grades(
     postgres: tuple[Any, str],
     city: tuple[list[Sample], list[tuple[str, str, str]]],
