@@ -176,12 +176,16 @@ def refuse(
     raise Forbidden(message)
 
 
-def authorize_points(session: Session, actor: Actor, points: dict[int, str]) -> None:
-    """A monitoring station may add samples only for the points of its token;
-    ``points`` maps the ids of the points written to their codes."""
-    if actor.role is not Role.station:
+def authorize_points(session: Session, actor: Actor, points: dict[int, tuple[str, int]]) -> None:
+    """Samples may be added only for points the actor answers for: a monitoring station
+    for the points of its token, a town for the points on its rivers (by lead town), the
+    city for all. ``points`` maps each point written to ``(code, town id of its river)``."""
+    if actor.role is Role.station:
+        outside = sorted(code for pid, (code, _town) in points.items() if pid not in actor.points)
+    elif actor.role is Role.town:
+        outside = sorted(code for code, town_id in points.values() if town_id != actor.town_id)
+    else:
         return
-    outside = sorted(code for point_id, code in points.items() if point_id not in actor.points)
     if outside:
         shown = "、".join(outside[:20]) + ("等" if len(outside) > 20 else "")
         refuse(
@@ -189,7 +193,7 @@ def authorize_points(session: Session, actor: Actor, points: dict[int, str]) -> 
             actor,
             Action.add,
             "sample",
-            f"监测站“{actor.username}”无权报送这些检测点的数据：{shown}",
+            f"“{actor.username}”无权报送这些检测点的数据：{shown}",
         )
 
 
