@@ -64,6 +64,7 @@ class BaseImporter(ABC):
         self.actor = actor
         self.progress = progress or (lambda _step, _done, _total: None)
         self.duck = duckdb.connect()
+        self.step = f"导入{self.label}（读取、校验、写入）"
 
     @abstractmethod
     def validate(self, source: str) -> int:
@@ -78,7 +79,7 @@ class BaseImporter(ABC):
     def run_file(self, path: Path, *, dry_run: bool = False) -> ImportResult:
         """Import a CSV, Parquet or Excel file."""
         authorize(self.session, self.actor, Action.add, self.resource, record_id=path.name)
-        self.progress("读取文件", 0, 3)
+        self.progress(self.step, 0, 3)
         load(self.duck, path, RAW)
         return self._run(str(path), path.name, file_sha256(path), dry_run=dry_run)
 
@@ -89,17 +90,17 @@ class BaseImporter(ABC):
         return self._run(source, source, sha256, dry_run=dry_run)
 
     def _run(self, source: str, filename: str, sha256: str, *, dry_run: bool) -> ImportResult:
-        self.progress("校验", 1, 3)
+        self.progress(self.step, 1, 3)
         rows = self.validate(source)
         if dry_run:
-            self.progress("校验", 3, 3)
+            self.progress(self.step, 3, 3)
             return ImportResult(None, filename, sha256, rows, 0, 0, dry_run=True)
         run = ImportRun(
             kind=self.kind, filename=filename, sha256=sha256, rows=rows, actor=self.actor.username
         )
         self.session.add(run)
         self.session.flush()
-        self.progress("写入", 2, 3)
+        self.progress(self.step, 2, 3)
         added = self.write(run.id)
         record(
             self.session,
@@ -111,5 +112,5 @@ class BaseImporter(ABC):
             detail=f"导入{self.label}：{filename}（sha256 {sha256[:12]}…），{rows} 行，"
             f"新增 {added}，已有 {rows - added}",
         )
-        self.progress("写入", 3, 3)
+        self.progress(self.step, 3, 3)
         return ImportResult(run.id, filename, sha256, rows, added, rows - added, dry_run=False)

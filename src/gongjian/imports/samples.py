@@ -110,11 +110,11 @@ class SampleImporter(BaseImporter):
 
     def write(self, import_id: int) -> int:
         connection = self.session.connection()
+        driver: Any = connection.connection.driver_connection
         names = ", ".join(("point_id", "sampled_at", *NUMBERS))
         if connection.dialect.name == "sqlite":
             query = self._select(f"strftime({UTC}, '%Y-%m-%d %H:%M:%S.%f')", scaled=True)
-            raw: Any = connection.connection.driver_connection
-            cursor = raw.cursor()
+            cursor = driver.cursor()
             insert = (
                 f"INSERT INTO samples ({names}, import_id)"
                 f" VALUES ({', '.join('?' * (2 + len(NUMBERS)))}, {import_id})"
@@ -139,9 +139,8 @@ class SampleImporter(BaseImporter):
         with tempfile.TemporaryDirectory() as folder:
             staged = Path(folder) / "samples.csv"
             self.duck.execute(f"COPY ({query}) TO '{staged}' (FORMAT csv, HEADER false)")
-            raw: Any = connection.connection.driver_connection
             with (
-                raw.cursor() as cursor,
+                driver.cursor() as cursor,
                 cursor.copy("COPY sample_staging FROM STDIN (FORMAT csv)") as copy,
                 staged.open("rb") as handle,
             ):

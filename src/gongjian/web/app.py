@@ -10,9 +10,11 @@ from sqlalchemy import Engine, text
 from gongjian import __version__
 from gongjian.audit.api import router as audit_router
 from gongjian.auth.api import router as users_router
+from gongjian.auth.api import stations_router
 from gongjian.campaign.api import router as projects_router
 from gongjian.db import get_engine
 from gongjian.errors import GongjianError, Invalid
+from gongjian.imports.api import router as imports_router
 from gongjian.kpi.api import router as kpi_router
 from gongjian.renewal.api import router as parcels_router
 from gongjian.towns.api import router as towns_router
@@ -73,6 +75,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         projects_router,
         users_router,
         audit_router,
+        imports_router,
+        stations_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -1,0 +1,34 @@
+"""``gongjian import``: bring files of records into the platform."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gongjian.cli.common import command, console, operator, progress_bar, session
+from gongjian.imports.samples import SampleImporter
+
+app = typer.Typer(help="导入数据文件（CSV、Parquet、Excel）。", no_args_is_help=True)
+
+
+@command(app, "samples")
+def samples(
+    file: Annotated[
+        Path, typer.Argument(help="监测数据文件：CSV（UTF-8 或 GBK/GB18030）、Parquet、.xlsx")
+    ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="只校验，不写入")] = False,
+) -> None:
+    """导入监测数据：任何一行有误则整批不写入并逐行列出问题；已有的数据（同一检测点、同一时刻）跳过。"""
+    with session() as db, progress_bar() as progress:
+        result = SampleImporter(db, actor=operator(), progress=progress).run_file(
+            file, dry_run=dry_run
+        )
+    if result.dry_run:
+        console.print(f"校验通过：{result.filename} 共 {result.rows:,} 行，未写入（--dry-run）")
+        return
+    console.print(
+        f"已导入 {result.filename}：{result.rows:,} 行，新增 {result.added:,}，"
+        f"已有而跳过 {result.skipped:,}（导入记录 #{result.import_id}）"
+    )
