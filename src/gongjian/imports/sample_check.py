@@ -123,12 +123,14 @@ def check_samples(
     zone: str,
     places: Mapping[str, int],
     known_points: str | None = None,
+    first_row: int = 2,
 ) -> int:
     """Check the samples in DuckDB table ``table`` (as read by ``files.load``) and write
     the good rows to ``checked_samples``: ``row_no, point_id, sampled_at`` (TIMESTAMPTZ)
     and each number in thousandths. ``known_points`` names a table whose ``code``
-    column lists the points that exist. Raises ``Invalid`` when any row is bad; returns
-    the number of rows."""
+    column lists the points that exist; ``first_row`` is the number problems give the
+    first data row (2 in a file, whose header is row 1; 1 in an API batch). Raises
+    ``Invalid`` when any row is bad; returns the number of rows."""
     kinds = {
         str(name).strip(): str(kind)
         for name, kind, *_ in connection.execute(f"DESCRIBE {table}").fetchall()
@@ -142,7 +144,7 @@ def check_samples(
     connection.execute(f"SET TimeZone = '{zone}'")
     numbers = [c for c in (*INDICATORS, *OPTIONAL) if c in kinds]
     parts = [
-        "rowid + 2 AS row_no",
+        f"rowid + {int(first_row)} AS row_no",
         "NULLIF(trim(CAST(point_id AS VARCHAR)), '') AS point_id",
         "NULLIF(trim(CAST(sampled_at AS VARCHAR)), '') AS sampled_at_text",
         f"{_instant(kinds['sampled_at'])} AS sampled_at",

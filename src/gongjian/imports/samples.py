@@ -58,6 +58,8 @@ class SampleImporter(BaseImporter):
     kind = "samples"
     resource = "sample"
     label = "监测数据"
+    first_row = 2
+    """The number problems give the first data row: 2 in a file (the header is row 1)."""
 
     def validate(self, source: str) -> int:
         points = self.session.execute(
@@ -85,6 +87,7 @@ class SampleImporter(BaseImporter):
             zone=get_settings().timezone,
             places=_places(),
             known_points=KNOWN,
+            first_row=self.first_row,
         )
         used = self.duck.execute(
             f"SELECT k.id, k.code, k.town_id FROM {KNOWN} k"
@@ -158,7 +161,8 @@ class SampleImporter(BaseImporter):
 
 def batch_to_duckdb(importer: SampleImporter, samples: list[dict[str, Any]]) -> str:
     """Put an API batch into the importer's ``raw_rows`` (every value as text, as a file
-    would have it) and return its SHA-256 (of its canonical JSON)."""
+    would have it; the first sample is row 1) and return its SHA-256 (of its canonical
+    JSON)."""
     if len(samples) > MAX_BATCH:
         raise Invalid(
             f"一次最多提交 {MAX_BATCH} 条监测数据，本次 {len(samples)} 条",
@@ -171,6 +175,7 @@ def batch_to_duckdb(importer: SampleImporter, samples: list[dict[str, Any]]) -> 
             for column in columns
         }
     )
+    importer.first_row = 1
     importer.duck.register("batch_arrow", table)
     importer.duck.execute(f"CREATE OR REPLACE TEMP TABLE {RAW} AS SELECT * FROM batch_arrow")
     canonical = json.dumps(samples, sort_keys=True, ensure_ascii=False, default=str)

@@ -1,0 +1,250 @@
+"""Ingesting samples from files: every format and encoding, exact values, nothing written
+when any row is bad, re-sent samples skipped, one audit entry, point scope enforced."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from openpyxl import Workbook
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gongjian.audit.models import AuditEntry
+from gongjian.auth.actors import Actor
+from gongjian.auth.choices import Role
+from gongjian.errors import Forbidden, Invalid
+from gongjian.imports.models import ImportRun
+from gongjian.imports.samples import SampleImporter
+from gongjian.water.models import MonitoringPoint, River, Sample
+
+HEADER = ["point_id", "sampled_at", "transparency_cm", "do_mg_l", "orp_mv", "nh3n_mg_l", "depth_cm"]
+CITY = Actor.system("test")
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+
+
+def _point(session: Session, n: int = 0) -> MonitoringPoint:
+    return session.scalars(select(MonitoringPoint).order_by(MonitoringPoint.id).offset(n)).first()  # type: ignore[return-value]
+
+
+def _rows(code: str) -> list[list[str]]:
+    """Three February 2023 samples of point ``code`` with values at exact bounds."""
+    return [
+        [code, "2023-02-01T09:30:00", "35.5", "0.2", "-200", "15", "20"],
+        [code, "2023-02-02T09:30:00+08:00", "10", "2.001", "50.01", "7.999", ""],
+        [code, "2023-02-03T01:30:00Z", "", "0.199", "", "", ""],
+    ]
+
+
+def _csv(path: Path, rows: list[list[str]], encoding: str = "utf-8", extra: str = "") -> Path:
+    with path.open("w", newline="", encoding=encoding) as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER + ([extra] if extra else []))
+        writer.writerows([row + ([f"{extra}说明"] if extra else []) for row in rows])
+    return path
+
+
+def _count(session: Session, model: type) -> int:
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def _import(session: Session, path: Path, actor: Actor = CITY, *, dry_run: bool = False):  # type: ignore[no-untyped-def]
+    return SampleImporter(session, actor=actor).run_file(path, dry_run=dry_run)
+
+
+def test_csv_values_and_instants_are_stored_exactly(demo_session: Session, tmp_path: Path) -> None:
+    point = _point(demo_session)
+    result = _import(demo_session, _csv(tmp_path / "feb.csv", _rows(point.code)))
+    assert (result.rows, result.added, result.skipped) == (3, 3, 0)
+    stored = demo_session.scalars(
+        select(Sample).where(Sample.import_id == result.import_id).order_by(Sample.sampled_at)
+    ).all()
+    assert [s.sampled_at for s in stored] == [
+        dt.datetime(2023, 2, d, 9, 30, tzinfo=SHANGHAI) for d in (1, 2, 3)
+    ]
+    first, second, third = stored
+    assert (first.transparency_cm, first.do_mg_l, first.orp_mv, first.nh3n_mg_l) == (
+        Decimal("35.50"),
+        Decimal("0.200"),
+        Decimal("-200.00"),
+        Decimal("15.000"),
+    )
+    assert first.depth_cm == Decimal("20.00")
+    assert (second.do_mg_l, second.orp_mv, second.nh3n_mg_l) == (
+        Decimal("2.001"),
+        Decimal("50.01"),
+        Decimal("7.999"),
+    )
+    assert (third.transparency_cm, third.do_mg_l, third.depth_cm) == (None, Decimal("0.199"), None)
+    run = demo_session.get(ImportRun, result.import_id)
+    assert run is not None
+    assert (run.filename, run.rows, run.sha256) == ("feb.csv", 3, result.sha256)
+
+
+def test_an_import_is_one_audit_entry_naming_file_checksum_and_rows(
+    demo_session: Session, tmp_path: Path
+) -> None:
+    before = _count(demo_session, AuditEntry)
+    result = _import(demo_session, _csv(tmp_path / "feb.csv", _rows(_point(demo_session).code)))
+    entries = demo_session.scalars(select(AuditEntry).where(AuditEntry.seq > before)).all()
+    assert len(entries) == 1
+    assert entries[0].action == "import"
+    assert "feb.csv" in (entries[0].detail or "")
+    assert result.sha256[:12] in (entries[0].detail or "")
+    assert '"rows":3' in (entries[0].after or "")
+
+
+def test_resending_the_same_samples_adds_nothing(demo_session: Session, tmp_path: Path) -> None:
+    path = _csv(tmp_path / "feb.csv", _rows(_point(demo_session).code))
+    _import(demo_session, path)
+    total = _count(demo_session, Sample)
+    again = _import(demo_session, path)
+    assert (again.added, again.skipped) == (0, 3)
+    assert _count(demo_session, Sample) == total
+
+
+def test_gbk_and_gb18030_files_are_read(demo_session: Session, tmp_path: Path) -> None:
+    code = _point(demo_session).code
+    for encoding in ("gbk", "gb18030"):
+        path = _csv(tmp_path / f"{encoding}.csv", _rows(code), encoding=encoding, extra="备注")
+        assert "备注".encode(encoding) in path.read_bytes()
+        result = _import(demo_session, path, dry_run=True)
+        assert result.rows == 3
+
+
+def test_an_encoding_neither_utf8_nor_gb18030_is_refused_by_name(
+    demo_session: Session, tmp_path: Path
+) -> None:
+    path = tmp_path / "utf16.csv"
+    path.write_bytes(",".join(HEADER).encode("utf-16") + b"\xff\xfe\xff")
+    with pytest.raises(Invalid) as refused:
+        _import(demo_session, path)
+    reason = refused.value.problems[0].reason
+    assert "UTF-8" in reason
+    assert "GB18030" in reason
+
+
+def test_parquet_and_excel(demo_session: Session, tmp_path: Path) -> None:
+    code = _point(demo_session).code
+    rows = _rows(code)
+    parquet = tmp_path / "feb.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "point_id": [r[0] for r in rows],
+                "sampled_at": [r[1] for r in rows],
+                "transparency_cm": [float(r[2]) if r[2] else None for r in rows],
+                "do_mg_l": [float(r[3]) for r in rows],
+                "orp_mv": [float(r[4]) if r[4] else None for r in rows],
+                "nh3n_mg_l": [float(r[5]) if r[5] else None for r in rows],
+            }
+        ),
+        parquet,
+    )
+    assert _import(demo_session, parquet).added == 3
+    stored = demo_session.scalars(
+        select(Sample.do_mg_l)
+        .where(Sample.point_id == _point(demo_session).id)
+        .order_by(Sample.sampled_at.desc())
+        .limit(3)
+    ).all()
+    assert sorted(stored) == [Decimal("0.199"), Decimal("0.200"), Decimal("2.001")]
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(HEADER)
+    for row in _rows(code):
+        sheet.append(
+            [
+                row[0],
+                row[1].replace("2023-02", "2023-03"),
+                *[float(v) if v else None for v in row[2:]],
+            ]
+        )
+    excel = tmp_path / "mar.xlsx"
+    book.save(excel)
+    assert _import(demo_session, excel).added == 3
+
+
+def test_a_file_with_any_bad_row_writes_nothing_and_names_every_bad_row(
+    demo_session: Session, tmp_path: Path
+) -> None:
+    code = _point(demo_session).code
+    rows = [
+        *_rows(code),
+        ["NO-SUCH", "2023-02-04T09:00:00", "30", "3", "100", "1", ""],
+        [code, "not a time", "30", "3", "100", "1", ""],
+        [code, "2023-02-05T09:00:00", "-1", "51", "1000.01", "inf", "-5"],
+        [code, "2023-02-06T09:00:00", "", "", "", "", "30"],
+        [code, "2023-02-01T09:30:00+08:00", "30", "3", "100", "1", ""],
+        [code, "2023-02-07T09:00:00", "30.123", "3", "100", "1", ""],
+    ]
+    samples, runs, entries = (_count(demo_session, m) for m in (Sample, ImportRun, AuditEntry))
+    with pytest.raises(Invalid) as refused:
+        _import(demo_session, _csv(tmp_path / "bad.csv", rows))
+    found = {(p.row, p.column) for p in refused.value.problems}
+    assert found == {
+        (5, "point_id"),
+        (6, "sampled_at"),
+        (7, "transparency_cm"),
+        (7, "do_mg_l"),
+        (7, "orp_mv"),
+        (7, "nh3n_mg_l"),
+        (7, "depth_cm"),
+        (8, "transparency_cm"),
+        (9, "sampled_at"),
+        (10, "transparency_cm"),
+    }
+    assert all(p.file and p.file.endswith("bad.csv") for p in refused.value.problems)
+    assert (_count(demo_session, Sample), _count(demo_session, ImportRun)) == (samples, runs)
+    assert _count(demo_session, AuditEntry) == entries
+
+
+def test_a_missing_column_is_named(demo_session: Session, tmp_path: Path) -> None:
+    path = tmp_path / "short.csv"
+    path.write_text("point_id,sampled_at,do_mg_l\nX,2023-02-01,1\n", encoding="utf-8")
+    with pytest.raises(Invalid) as refused:
+        _import(demo_session, path)
+    assert {(p.row, p.column) for p in refused.value.problems} == {
+        (1, "transparency_cm"),
+        (1, "orp_mv"),
+        (1, "nh3n_mg_l"),
+    }
+
+
+def test_dry_run_checks_and_writes_nothing(demo_session: Session, tmp_path: Path) -> None:
+    before = (_count(demo_session, Sample), _count(demo_session, ImportRun))
+    result = _import(
+        demo_session, _csv(tmp_path / "feb.csv", _rows(_point(demo_session).code)), dry_run=True
+    )
+    assert (result.dry_run, result.rows, result.import_id) == (True, 3, None)
+    assert (_count(demo_session, Sample), _count(demo_session, ImportRun)) == before
+
+
+def test_a_town_imports_only_its_own_rivers_points(demo_session: Session, tmp_path: Path) -> None:
+    point = _point(demo_session)
+    river = demo_session.get(River, point.river_id)
+    assert river is not None
+    own = Actor(username="own", role=Role.town, town_id=river.lead_town_id)
+    other = Actor(username="other", role=Role.town, town_id=river.lead_town_id % 23 + 1)
+    path = _csv(tmp_path / "feb.csv", _rows(point.code))
+    with pytest.raises(Forbidden) as refused:
+        _import(demo_session, path, other)
+    assert point.code in refused.value.message
+    refusal = demo_session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
+    assert refusal is not None
+    assert (refusal.actor, refusal.outcome, refusal.resource) == ("other", "refused", "sample")
+    assert _import(demo_session, path, own).added == 3
+
+
+def test_a_station_reports_only_its_tokens_points(demo_session: Session, tmp_path: Path) -> None:
+    mine, theirs = _point(demo_session, 0), _point(demo_session, 1)
+    station = Actor(username="station:甲", role=Role.station, points=frozenset({mine.id}))
+    with pytest.raises(Forbidden):
+        _import(demo_session, _csv(tmp_path / "theirs.csv", _rows(theirs.code)), station)
+    assert _import(demo_session, _csv(tmp_path / "mine.csv", _rows(mine.code)), station).added == 3
