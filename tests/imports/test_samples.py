@@ -196,7 +196,7 @@ def test_a_file_with_any_bad_row_writes_nothing_and_names_every_bad_row(
         (7, "orp_mv"),
         (7, "nh3n_mg_l"),
         (7, "depth_cm"),
-        (8, "transparency_cm"),
+        (8, "transparency_cm,do_mg_l,orp_mv,nh3n_mg_l"),
         (9, "sampled_at"),
         (10, "transparency_cm"),
     }

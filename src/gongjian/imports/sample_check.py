@@ -28,6 +28,7 @@ SCALE_PLACES = 3
 
 INDICATORS = ("transparency_cm", "do_mg_l", "orp_mv", "nh3n_mg_l")
 REQUIRED = ("point_id", "sampled_at", *INDICATORS)
+POINT_COLUMNS = ("point_id", "water_body_id", "chainage_m")
 OPTIONAL = ("depth_cm",)
 NUMBER = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"
 NOT_FINITE = r"(?i)[+-]?(nan|inf|infinity)"
@@ -40,6 +41,42 @@ CHECKED = "checked_samples"
 
 
 @dataclass(frozen=True)
+class Findings:
+    """The problems found in one file: the first ``MAX_PROBLEMS`` and how many in all;
+    ``complete`` is False when a required column is missing (the rows were not read)."""
+
+    total: int = 0
+    problems: tuple[Problem, ...] = ()
+    complete: bool = True
+
+
+def refuse_if_any(*findings: Findings) -> None:
+    """Raise ``Invalid`` listing the problems of every file (at most ``MAX_PROBLEMS``)."""
+    total = sum(f.total for f in findings)
+    if not total:
+        return
+    kept = [p for f in findings for p in f.problems][:MAX_PROBLEMS]
+    shown = f"（列出前 {MAX_PROBLEMS} 个）" if total > MAX_PROBLEMS else ""
+    raise Invalid(f"输入有 {total} 个问题{shown}，未写入任何数据", kept)
+
+
+def _missing(kinds: dict[str, str], required: tuple[str, ...], file: str) -> Findings:
+    missing = [column for column in required if column not in kinds]
+    return Findings(
+        len(missing),
+        tuple(Problem("缺少必需的列", file=file, row=1, column=c) for c in missing),
+        complete=not missing,
+    )
+
+
+def _kinds(connection: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    return {
+        str(name).strip(): str(kind)
+        for name, kind, *_ in connection.execute(f"DESCRIBE {table}").fetchall()
+    }
+
+
+@dataclass(frozen=True)
 class Limits:
     """The physically possible range of a measurement, both ends included."""
 
@@ -48,6 +85,7 @@ class Limits:
 
 
 LIMITS = {
+    "chainage_m": Limits(Decimal(0), None),
     "transparency_cm": Limits(Decimal(0), None),
     "do_mg_l": Limits(Decimal(0), Decimal(50)),
     "orp_mv": Limits(Decimal(-1000), Decimal(1000)),
@@ -115,7 +153,7 @@ def _instant(kind: str) -> str:
     return "TRY_CAST(sampled_at AS TIMESTAMPTZ)"
 
 
-def check_samples(
+def sample_findings(
     connection: duckdb.DuckDBPyConnection,
     table: str,
     *,
@@ -123,24 +161,21 @@ def check_samples(
     zone: str,
     places: Mapping[str, int],
     known_points: str | None = None,
+    unknown_point: str = "没有这个检测点",
     first_row: int = 2,
-) -> int:
-    """Check the samples in DuckDB table ``table`` (as read by ``files.load``) and write
-    the good rows to ``checked_samples``: ``row_no, point_id, sampled_at`` (TIMESTAMPTZ)
-    and each number in thousandths. ``known_points`` names a table whose ``code``
-    column lists the points that exist; ``first_row`` is the number problems give the
-    first data row (2 in a file, whose header is row 1; 1 in an API batch). Raises
-    ``Invalid`` when any row is bad; returns the number of rows."""
-    kinds = {
-        str(name).strip(): str(kind)
-        for name, kind, *_ in connection.execute(f"DESCRIBE {table}").fetchall()
-    }
-    missing = [column for column in REQUIRED if column not in kinds]
-    if missing:
-        raise Invalid(
-            f"输入文件缺少 {len(missing)} 个必需的列",
-            [Problem("缺少必需的列", file=file, row=1, column=c) for c in missing],
-        )
+) -> Findings:
+    """Check the samples in DuckDB table ``table`` (as read by ``files.load``) and put
+    the rows in ``checked_samples``: ``row_no, point_id, sampled_at`` (TIMESTAMPTZ) and
+    each number in thousandths (meaningful only when no problem was found).
+
+    ``known_points`` names a table whose ``code`` column lists the points that exist
+    (``unknown_point`` says why another is refused); ``first_row`` is the number the
+    first data row has in messages (2 in a file, whose header is row 1; 1 in an API
+    batch)."""
+    kinds = _kinds(connection, table)
+    missing = _missing(kinds, REQUIRED, file)
+    if missing.total:
+        return missing
     connection.execute(f"SET TimeZone = '{zone}'")
     numbers = [c for c in (*INDICATORS, *OPTIONAL) if c in kinds]
     parts = [
@@ -156,34 +191,25 @@ def check_samples(
     connection.execute(
         f"CREATE OR REPLACE TEMP TABLE parsed AS SELECT {', '.join(parts)} FROM {table}"
     )
-    _raise_problems(connection, file, numbers, known_points)
-    nulls = ", ".join(f"NULL::BIGINT AS {c}" for c in OPTIONAL if c not in numbers)
-    connection.execute(
-        f"CREATE OR REPLACE TEMP TABLE {CHECKED} AS SELECT row_no, point_id, sampled_at,"
-        f" {', '.join(numbers)}{', ' + nulls if nulls else ''} FROM parsed"
-    )
-    connection.execute("DROP TABLE parsed")
-    count: int = connection.execute(f"SELECT count(*) FROM {CHECKED}").fetchone()[0]  # type: ignore[index]
-    return count
-
-
-def _raise_problems(
-    connection: duckdb.DuckDBPyConnection,
-    file: str,
-    numbers: list[str],
-    known_points: str | None,
-) -> None:
     checks = [
         "SELECT row_no, 1 AS o, 'point_id' AS col, NULL AS val, '缺少检测点编号' AS reason"
         " FROM parsed WHERE point_id IS NULL",
         "SELECT row_no, 2, 'sampled_at', sampled_at_text,"
-        " CASE WHEN sampled_at_text IS NULL THEN '缺少采样时间'"
-        " ELSE '时间无法识别（应为 ISO 8601，如 2023-01-05T09:30:00+08:00）' END"
+        " CASE WHEN sampled_at_text IS NULL THEN '采样时间无法识别：为空'"
+        " ELSE '采样时间无法识别（应为 ISO 8601，如 2023-01-05T09:30:00+08:00）' END"
         " FROM parsed WHERE sampled_at IS NULL",
+        "SELECT row_no, 2, 'sampled_at', sampled_at_text,"
+        " '与第' || first_row || '行的检测点和采样时间相同' FROM ("
+        " SELECT row_no, sampled_at_text, min(row_no) OVER"
+        " (PARTITION BY point_id, sampled_at) AS first_row FROM parsed"
+        " WHERE point_id IS NOT NULL AND sampled_at IS NOT NULL) WHERE row_no > first_row",
+        f"SELECT row_no, 8, '{','.join(INDICATORS)}', NULL,"
+        " '透明度、溶解氧、氧化还原电位、氨氮四项都未测量' FROM parsed WHERE "
+        + " AND ".join(f"{c}_text IS NULL" for c in INDICATORS),
     ]
     if known_points is not None:
         checks.append(
-            "SELECT row_no, 1, 'point_id', point_id, '没有这个检测点' FROM parsed"
+            f"SELECT row_no, 1, 'point_id', point_id, '{unknown_point}' FROM parsed"
             f" WHERE point_id IS NOT NULL AND point_id NOT IN (SELECT code FROM {known_points})"
         )
     for order, column in enumerate(numbers, start=3):
@@ -191,31 +217,92 @@ def _raise_problems(
             f"SELECT row_no, {order}, '{column}', {column}_text, {column}_reason"
             f" FROM parsed WHERE {column}_reason IS NOT NULL"
         )
-    measured = " AND ".join(f"{c}_text IS NULL" for c in INDICATORS)
-    checks.append(
-        "SELECT row_no, 9, 'transparency_cm', NULL,"
-        " '四项指标（透明度、溶解氧、氧化还原电位、氨氮）一项也没有测' FROM parsed"
-        f" WHERE {measured}"
+    findings = _findings(connection, checks, file)
+    nulls = "".join(f", NULL::BIGINT AS {c}" for c in OPTIONAL if c not in numbers)
+    connection.execute(
+        f"CREATE OR REPLACE TEMP TABLE {CHECKED} AS SELECT row_no, point_id, sampled_at,"
+        f" {', '.join(numbers)}{nulls} FROM parsed"
     )
-    checks.append(
-        "SELECT row_no, 2, 'sampled_at', sampled_at_text,"
-        " '与第 ' || first_row || ' 行重复（同一检测点、同一时刻）' FROM ("
-        " SELECT row_no, sampled_at_text, min(row_no) OVER"
-        " (PARTITION BY point_id, sampled_at) AS first_row FROM parsed"
-        " WHERE point_id IS NOT NULL AND sampled_at IS NOT NULL) WHERE row_no > first_row"
+    connection.execute("DROP TABLE parsed")
+    return findings
+
+
+def point_findings(connection: duckdb.DuckDBPyConnection, table: str, *, file: str) -> Findings:
+    """Check the points of ``grade-file`` (``point_id, water_body_id, chainage_m``) in
+    DuckDB table ``table`` and put them in ``checked_points``, ``chainage_m`` in
+    thousandths of a metre."""
+    kinds = _kinds(connection, table)
+    missing = _missing(kinds, POINT_COLUMNS, file)
+    if missing.total:
+        return missing
+    shown, reason, value = _number("chainage_m", kinds["chainage_m"], SCALE_PLACES)
+    connection.execute(
+        "CREATE OR REPLACE TEMP TABLE parsed_points AS SELECT rowid + 2 AS row_no,"
+        " NULLIF(trim(CAST(point_id AS VARCHAR)), '') AS point_id,"
+        " NULLIF(trim(CAST(water_body_id AS VARCHAR)), '') AS water_body_id,"
+        f" {shown} AS chainage_text,"
+        f" CASE WHEN {shown} IS NULL THEN '缺少里程' ELSE {reason} END AS chainage_reason,"
+        f" {value} AS chainage_m FROM {table}"
     )
+    checks = [
+        "SELECT row_no, 1 AS o, 'point_id' AS col, NULL AS val, '缺少检测点编号' AS reason"
+        " FROM parsed_points WHERE point_id IS NULL",
+        "SELECT row_no, 1, 'point_id', point_id, '检测点编号与第' || first_row || '行重复'"
+        " FROM (SELECT row_no, point_id, min(row_no) OVER (PARTITION BY point_id) AS first_row"
+        " FROM parsed_points WHERE point_id IS NOT NULL) WHERE row_no > first_row",
+        "SELECT row_no, 2, 'water_body_id', NULL, '缺少水体编号' FROM parsed_points"
+        " WHERE water_body_id IS NULL",
+        "SELECT row_no, 3, 'chainage_m', chainage_text, chainage_reason FROM parsed_points"
+        " WHERE chainage_reason IS NOT NULL",
+    ]
+    findings = _findings(connection, checks, file)
+    connection.execute(
+        "CREATE OR REPLACE TEMP TABLE checked_points AS"
+        " SELECT point_id, water_body_id, chainage_m FROM parsed_points"
+    )
+    connection.execute("DROP TABLE parsed_points")
+    return findings
+
+
+def _findings(connection: duckdb.DuckDBPyConnection, checks: list[str], file: str) -> Findings:
     union = " UNION ALL ".join(checks)
     total: int = connection.execute(f"SELECT count(*) FROM ({union})").fetchone()[0]  # type: ignore[index]
     if not total:
-        return
+        return Findings()
     rows = connection.execute(
         f"SELECT row_no, col, val, reason FROM ({union}) ORDER BY row_no, o LIMIT {MAX_PROBLEMS}"
     ).fetchall()
-    shown = f"（列出前 {MAX_PROBLEMS} 个）" if total > MAX_PROBLEMS else ""
-    raise Invalid(
-        f"输入有 {total} 个问题{shown}，未写入任何数据",
-        [
+    return Findings(
+        total,
+        tuple(
             Problem(reason, file=file, row=int(row), column=column, value=value)
             for row, column, value, reason in rows
-        ],
+        ),
     )
+
+
+def check_samples(
+    connection: duckdb.DuckDBPyConnection,
+    table: str,
+    *,
+    file: str,
+    zone: str,
+    places: Mapping[str, int],
+    known_points: str | None = None,
+    first_row: int = 2,
+) -> int:
+    """``sample_findings``, refused with ``Invalid`` when there is any problem; returns
+    the number of rows."""
+    refuse_if_any(
+        sample_findings(
+            connection,
+            table,
+            file=file,
+            zone=zone,
+            places=places,
+            known_points=known_points,
+            first_row=first_row,
+        )
+    )
+    count: int = connection.execute(f"SELECT count(*) FROM {CHECKED}").fetchone()[0]  # type: ignore[index]
+    return count

@@ -40,6 +40,7 @@ from gongjian.water.grading import (
     decided_by,
     point_grades,
     sampling_warnings,
+    samplings_of,
     severe_segments,
     water_body_decided_by,
     water_body_grades,
@@ -209,7 +210,8 @@ def _warnings(session: Session, period: Period, rules: Rules) -> list[dict[str, 
         )
     ):
         times[codes[point_id]].append(instant)
-    return [warning.as_dict() for warning in sampling_warnings(bodies, times, rules)]
+    samplings = {code: samplings_of(instants, rules) for code, instants in times.items()}
+    return [warning.as_dict() for warning in sampling_warnings(bodies, samplings, rules)]
 
 
 def _supersede(session: Session, current: Assessment, now: dt.datetime) -> None:

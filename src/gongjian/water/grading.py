@@ -414,15 +414,33 @@ def _metres(value: Decimal) -> str:
     return f"{value.normalize():f}"
 
 
+@dataclass(frozen=True)
+class Samplings:
+    """How a point was sampled in a period: how many samplings, and how many of the
+    intervals between consecutive ones fall outside the guideline's 1–7 days."""
+
+    count: int
+    irregular: int
+
+
+def samplings_of(instants: list[dt.datetime], rules: Rules) -> Samplings:
+    """The ``Samplings`` of one point from the instants of its samples."""
+    shortest = dt.timedelta(days=rules.sampling.interval_min_days)
+    longest = dt.timedelta(days=rules.sampling.interval_max_days)
+    taken = sorted(instants)
+    irregular = sum(not shortest <= b - a <= longest for a, b in pairwise(taken))
+    return Samplings(len(taken), irregular)
+
+
 def sampling_warnings(
     bodies: Mapping[str, list[tuple[Decimal, str]]],
-    times: Mapping[str, list[dt.datetime]],
+    samplings: Mapping[str, Samplings],
     rules: Rules,
 ) -> list[SamplingWarning]:
     """The sampling-rule warnings: ``bodies`` maps each water body to its points as
-    ``(chainage_m, point_id)``; ``times`` each point to the instants of its samplings
-    in the period. Checks the count and spacing of points per water body and the count
-    and interval of samplings per point."""
+    ``(chainage_m, point_id)``; ``samplings`` each point to how it was sampled in the
+    period. Checks the count and spacing of points per water body and the count and
+    interval of samplings per point."""
     rule = rules.sampling
     warnings: list[SamplingWarning] = []
     for water_body_id, points in sorted(bodies.items()):
@@ -446,27 +464,21 @@ def sampling_warnings(
                         f"{rule.point_spacing_max_m} m 之间",
                     )
                 )
-    shortest = dt.timedelta(days=rule.interval_min_days)
-    longest = dt.timedelta(days=rule.interval_max_days)
-    for point_id, instants in sorted(times.items()):
-        taken = sorted(instants)
-        if len(taken) < rule.min_samplings:
+    for point_id, sampled in sorted(samplings.items()):
+        if sampled.count < rule.min_samplings:
             warnings.append(
                 SamplingWarning(
                     point_id,
                     "min_samplings",
-                    f"检测点 {point_id} 只采样 {len(taken)} 次，应至少 {rule.min_samplings} 次",
+                    f"检测点 {point_id} 只采样 {sampled.count} 次，应至少 {rule.min_samplings} 次",
                 )
             )
-        irregular = sum(
-            not shortest <= later - earlier <= longest for earlier, later in pairwise(taken)
-        )
-        if irregular:
+        if sampled.irregular:
             warnings.append(
                 SamplingWarning(
                     point_id,
                     "sampling_interval",
-                    f"检测点 {point_id} 有 {irregular} 次采样间隔不在"
+                    f"检测点 {point_id} 有 {sampled.irregular} 次采样间隔不在"
                     f" {rule.interval_min_days}–{rule.interval_max_days} 天之内",
                 )
             )
