@@ -153,7 +153,7 @@ def filled(demo_session: Session) -> Session:
             ),
         ]
     )
-    for day in (dt.date(2022, 1, 1), dt.date(2022, 7, 1)):
+    for day in (dt.date(2030, 1, 1), dt.date(2030, 7, 1)):
         baseline = Baseline(
             frozen_on=day, source_period="2021-12", frozen_at=UTC_NOON, frozen_by="t"
         )

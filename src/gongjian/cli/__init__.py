@@ -13,6 +13,7 @@ from gongjian.cli.audit import app as audit_app
 from gongjian.cli.common import command, console, err_console, fail, operator, progress_bar, session
 from gongjian.cli.grade import register as register_grade_file
 from gongjian.cli.imports import app as imports_app
+from gongjian.cli.rivers import register as register_rivers
 from gongjian.cli.users import app as users_app
 from gongjian.cli.water import register as register_water
 from gongjian.config import get_settings
@@ -147,3 +148,4 @@ def kpi(
 
 register_grade_file(app)
 register_water(app)
+register_rivers(app)

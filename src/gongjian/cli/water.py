@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
                     db, actor=operator(), periods=periods, force=force, progress=progress
                 )
         table = Table(title="黑臭水体评价（已评价的时段，旧结果保留为被替代）")
-        for header in ("时段", "结果", "样本", "水体分级", "采样规范提示"):
+        for header in ("时段", "结果", "样本", "水体分级", "采样规范提示", "返黑返臭"):
             table.add_column(header)
         for result in results:
             table.add_row(
@@ -78,6 +78,7 @@ def register(app: typer.Typer) -> None:
                 f"{result.samples:,}",
                 _tally(result.water_bodies),
                 str(result.warnings) if result.status in ("graded", "regraded") else "",
+                "、".join(result.relapsed),
             )
         console.print(table)
 

@@ -53,6 +53,7 @@ from gongjian.water.models import (
     Sample,
     WaterBodyGrade,
 )
+from gongjian.water.remediation import detect_relapses
 from gongjian.water.rules import INDICATORS, Rules, load_rules
 
 Progress = Callable[[str, int, int], None]
@@ -77,6 +78,8 @@ class AssessmentResult:
     water_bodies: Counter[str] = field(default_factory=Counter)
     warnings: int = 0
     assessment_id: int | None = None
+    relapsed: list[str] = field(default_factory=list)
+    """Rivers this grading sent back to ``entered`` (返黑返臭)."""
 
 
 def current_rules() -> Rules:
@@ -323,6 +326,7 @@ def assess(
         session.execute(insert(PointGrade), point_values)
     if body_values:
         session.execute(insert(WaterBodyGrade), body_values)
+    relapsed = detect_relapses(session, actor=actor, assessment_id=assessment.id)
     result = AssessmentResult(
         period.label,
         "graded" if current is None else "regraded",
@@ -331,6 +335,7 @@ def assess(
         Counter(v["grade"] for v in body_values),
         len(warnings),
         assessment.id,
+        relapsed,
     )
     record(
         session,

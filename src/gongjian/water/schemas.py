@@ -3,10 +3,16 @@
 import datetime as dt
 from decimal import Decimal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from gongjian.schemas import ReadModel, UpdateModel
-from gongjian.water.choices import ComplaintCategory, RemediationState
+from gongjian.water.choices import (
+    ComplaintCategory,
+    Grade,
+    MeasureKind,
+    MeasureState,
+    RemediationState,
+)
 
 
 class RiverRead(ReadModel):
@@ -49,3 +55,150 @@ class ComplaintContact(ReadModel):
     receipt_no: str
     complainant_name: str | None
     complainant_phone: str | None
+
+
+class RiverStateChangeRead(ReadModel):
+    """One dated change of a river's remediation state, as its history shows it."""
+
+    id: int
+    from_state: RemediationState | None
+    to_state: RemediationState
+    changed_on: dt.date
+    reason: str | None
+    is_correction: bool
+    is_relapse: bool
+    actor: str
+    recorded_at: dt.datetime
+
+
+class RiverHistoryRead(ReadModel):
+    """A river's remediation state and every change of it, oldest first."""
+
+    code: str
+    name: str
+    lead_town_id: int
+    remediation_state: RemediationState
+    relapsed: bool
+    changes: list[RiverStateChangeRead]
+
+
+class RiverStateChangeCreate(BaseModel):
+    """Move a river one state forward on a day (city time)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to_state: RemediationState
+    on: dt.date
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class RiverStateCorrection(BaseModel):
+    """Correct a river's mistaken state (city only); the reason is required."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to_state: RemediationState
+    on: dt.date
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class RiverSurveyCreate(BaseModel):
+    """A public satisfaction survey of a river: questionnaires (份) valid and satisfied."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    surveyed_on: dt.date
+    valid_questionnaires: int = Field(ge=1)
+    satisfied: int = Field(ge=0)
+
+
+class RiverSurveyRead(ReadModel):
+    """A recorded satisfaction survey."""
+
+    id: int
+    river_id: int
+    surveyed_on: dt.date
+    valid_questionnaires: int
+    satisfied: int
+    recorded_by: str
+
+
+class PlanMeasureRead(ReadModel):
+    """A measure of a river plan as of a day, flagged when overdue."""
+
+    id: int
+    kind: MeasureKind
+    description: str
+    owner: str
+    deadline: dt.date
+    state: MeasureState
+    done_on: dt.date | None
+    overdue: bool
+    projects: list[str] = Field(description="codes of the linked projects")
+
+
+class RiverPlanRead(ReadModel):
+    """One river, one plan (一河一策), its measures as of ``as_of``."""
+
+    river_code: str
+    river_name: str
+    title: str
+    approved_on: dt.date | None
+    as_of: dt.date
+    overdue: int = Field(description="measures overdue as of as_of")
+    measures: list[PlanMeasureRead]
+
+
+class OverdueMeasureRead(ReadModel):
+    """A measure past its deadline and not done, with its river and lead town."""
+
+    id: int
+    river_code: str
+    river_name: str
+    town: str
+    kind: MeasureKind
+    description: str
+    owner: str
+    deadline: dt.date
+    state: MeasureState
+    days_overdue: int
+
+
+class PlanMeasureUpdate(UpdateModel):
+    """A measure's progress: its state and, once done, the day it was done."""
+
+    state: MeasureState | None = None
+    done_on: dt.date | None = None
+
+
+class PriorityTermRead(ReadModel):
+    """One term of a priority score: ``points = raw × weight``."""
+
+    name: str
+    label: str
+    raw: Decimal
+    weight: Decimal
+    points: Decimal
+
+
+class RiverPriorityRead(ReadModel):
+    """A river's priority (先急后缓) with the terms that make its score."""
+
+    rank: int
+    river_code: str
+    river_name: str
+    town: str
+    remediation_state: RemediationState
+    grade: Grade | None
+    grade_period: str | None
+    score: Decimal
+    terms: list[PriorityTermRead]
+
+
+class ComplaintCountRead(ReadModel):
+    """How many complaints a river received in a period."""
+
+    river_code: str
+    river_name: str
+    town: str
+    complaints: int

@@ -1,0 +1,440 @@
+"""Rivers through the API and the command line: remediation states, corrections,
+surveys, plans, priorities and complaint counts, with the status codes SPEC asks for
+(403 logged, 404 only for what does not exist, 422 for bad input).
+
+API tests run against the demo city inside a transaction rolled back at the end: the
+app's session is the test's. Command-line tests run ``register()`` on a fresh Typer
+app against a database of their own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+import typer
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+import gongjian.db
+from gongjian.audit.models import AuditEntry
+from gongjian.cli.rivers import register
+from gongjian.config import get_settings
+from gongjian.demo.generate import DEMO_USERS
+from gongjian.periods import city_zone
+from gongjian.towns.models import Town
+from gongjian.water.choices import MeasureState, RemediationState
+from gongjian.water.models import (
+    Complaint,
+    MonitoringPoint,
+    PlanMeasure,
+    River,
+    RiverPlan,
+    RiverStateChange,
+    RiverSurvey,
+)
+from gongjian.water.plans import is_overdue
+from gongjian.web.app import create_app
+from gongjian.web.deps import get_session
+from tests.conftest import DatabaseFactory
+
+PASSWORDS = {username: password for username, password, *_ in DEMO_USERS}
+REPORT_DAY = "2023-01-31"
+AFTER_THE_DEMO = "2023-02-01"
+
+
+@pytest.fixture
+def client(demo_session: Session, demo_engine: Engine) -> Iterator[TestClient]:
+    """The web app on the demo city, its every request in the test's transaction."""
+    app = create_app(demo_engine)
+
+    def test_session() -> Iterator[Session]:
+        try:
+            yield demo_session
+        except BaseException:
+            demo_session.rollback()
+            raise
+        demo_session.commit()
+
+    app.dependency_overrides[get_session] = test_session
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def _auth(username: str) -> tuple[str, str]:
+    return (username, PASSWORDS[username])
+
+
+def _user(role: str, town: str | None = None) -> str:
+    return next(u for u, _, r, t, _ in DEMO_USERS if r == role and (town is None or t == town))
+
+
+def _river(session: Session, state: RemediationState) -> tuple[River, str, str]:
+    """A demo river in ``state``, its lead town's user and another town's user."""
+    river = session.scalars(
+        select(River).where(River.remediation_state == state.value).order_by(River.code)
+    ).first()
+    assert river is not None
+    own = session.get(Town, river.lead_town_id)
+    other = session.scalars(select(Town).where(Town.id != river.lead_town_id)).first()
+    assert own is not None
+    assert other is not None
+    return river, _user("town", own.name), _user("town", other.name)
+
+
+def _refusals(session: Session, username: str, record_id: object) -> list[AuditEntry]:
+    """The refused attempts of ``username`` on ``record_id`` (other tests of the demo city
+    leave refusals of their own)."""
+    return list(
+        session.scalars(
+            select(AuditEntry).where(
+                AuditEntry.actor == username,
+                AuditEntry.outcome == "refused",
+                AuditEntry.record_id == str(record_id),
+            )
+        )
+    )
+
+
+def test_any_town_reads_a_rivers_history(client: TestClient, demo_session: Session) -> None:
+    river, _own, stranger = _river(demo_session, RemediationState.evaluated)
+    response = client.get(f"/api/v1/rivers/{river.code}/history", auth=_auth(stranger))
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["code"], body["remediation_state"]) == (river.code, "evaluated")
+    assert [c["to_state"] for c in body["changes"]] == [s.value for s in RemediationState][:4]
+    missing = client.get("/api/v1/rivers/NO-SUCH/history", auth=_auth(stranger))
+    assert missing.status_code == 404
+    assert "NO-SUCH" in missing.json()["message"]
+
+
+def test_a_town_moves_its_own_river_only(
+    client: TestClient, demo_session: Session, demo_engine: Engine
+) -> None:
+    river, own, stranger = _river(demo_session, RemediationState.entered)
+    path = f"/api/v1/rivers/{river.code}/state"
+    body = {"to_state": "completed", "on": AFTER_THE_DEMO, "reason": "主体工程完工"}
+    refused = client.post(path, json=body, auth=_auth(stranger))
+    assert refused.status_code == 403
+    assert "只能修改本镇街" in refused.json()["message"]
+    assert [(e.action, e.record_id) for e in _refusals(demo_session, stranger, river.code)] == [
+        ("change", river.code)
+    ]
+    assert client.post(path, json=body).status_code == 403
+    moved = client.post(path, json=body, auth=_auth(own))
+    assert moved.status_code == 201
+    assert moved.json()["from_state"] == "entered"
+    assert moved.json()["to_state"] == "completed"
+    demo_session.refresh(river)
+    assert river.remediation_state == RemediationState.completed
+    with Session(demo_engine) as elsewhere:
+        outside = elsewhere.scalars(select(River).where(River.code == river.code)).one()
+        assert outside.remediation_state == RemediationState.entered
+
+
+def test_a_wrong_move_is_409_and_a_bad_body_422(client: TestClient, demo_session: Session) -> None:
+    river, own, _stranger = _river(demo_session, RemediationState.entered)
+    path = f"/api/v1/rivers/{river.code}/state"
+    wrong = client.post(path, json={"to_state": "evaluated", "on": AFTER_THE_DEMO}, auth=_auth(own))
+    assert wrong.status_code == 409
+    assert "可改为：“完工”" in wrong.json()["message"]
+    for body in (
+        {"to_state": "finished", "on": AFTER_THE_DEMO},
+        {"to_state": "completed", "on": "2023-02-30"},
+        {"to_state": "completed"},
+    ):
+        assert client.post(path, json=body, auth=_auth(own)).status_code == 422
+    future = client.post(
+        path,
+        json={"to_state": "completed", "on": str(dt.date.today() + dt.timedelta(days=2))},
+        auth=_auth(own),
+    )
+    assert future.status_code == 422
+    assert future.json()["problems"][0]["column"] == "on"
+    assert (
+        client.post(
+            "/api/v1/rivers/NO-SUCH/state",
+            json={"to_state": "completed", "on": AFTER_THE_DEMO},
+            auth=_auth(own),
+        ).status_code
+        == 404
+    )
+
+
+def test_evaluation_without_evidence_is_409_with_the_reasons(
+    client: TestClient, demo_session: Session
+) -> None:
+    river, _own, _stranger = _river(demo_session, RemediationState.completed)
+    response = client.post(
+        f"/api/v1/rivers/{river.code}/state",
+        json={"to_state": "evaluated", "on": AFTER_THE_DEMO},
+        auth=_auth(_user("city")),
+    )
+    assert response.status_code == 409
+    message = response.json()["message"]
+    assert "不能于 2023-02-01 改为“评估通过”" in message
+    assert "没有公众满意度调查" in message
+
+
+def test_only_the_city_corrects(client: TestClient, demo_session: Session) -> None:
+    river, own, _stranger = _river(demo_session, RemediationState.completed)
+    path = f"/api/v1/rivers/{river.code}/corrections"
+    body = {"to_state": "entered", "on": AFTER_THE_DEMO, "reason": "误报完工"}
+    refused = client.post(path, json=body, auth=_auth(own))
+    assert refused.status_code == 403
+    assert [(e.action, e.record_id) for e in _refusals(demo_session, own, river.code)] == [
+        ("approve", river.code)
+    ]
+    assert (
+        client.post(path, json={**body, "reason": ""}, auth=_auth(_user("city"))).status_code == 422
+    )
+    corrected = client.post(path, json=body, auth=_auth(_user("city")))
+    assert corrected.status_code == 201
+    assert corrected.json()["is_correction"] is True
+    history = client.get(f"/api/v1/rivers/{river.code}/history", auth=_auth(own)).json()
+    assert [(c["to_state"], c["is_correction"]) for c in history["changes"]][-2:] == [
+        ("completed", False),
+        ("entered", True),
+    ]
+
+
+def test_surveys(client: TestClient, demo_session: Session) -> None:
+    river, own, stranger = _river(demo_session, RemediationState.completed)
+    path = f"/api/v1/rivers/{river.code}/surveys"
+    body = {"surveyed_on": AFTER_THE_DEMO, "valid_questionnaires": 150, "satisfied": 140}
+    assert client.post(path, json=body, auth=_auth(stranger)).status_code == 403
+    added = client.post(path, json=body, auth=_auth(own))
+    assert added.status_code == 201
+    assert (added.json()["satisfied"], added.json()["recorded_by"]) == (140, own)
+    assert client.post(path, json={**body, "satisfied": 151}, auth=_auth(own)).status_code == 422
+    assert (
+        client.post(path, json={**body, "valid_questionnaires": 0}, auth=_auth(own)).status_code
+        == 422
+    )
+    stored = demo_session.scalars(
+        select(RiverSurvey).where(RiverSurvey.river_id == river.id, RiverSurvey.recorded_by == own)
+    ).all()
+    assert len(stored) == 1
+
+
+def test_a_rivers_plan_flags_overdue_measures(client: TestClient, demo_session: Session) -> None:
+    river, _own, stranger = _river(demo_session, RemediationState.entered)
+    response = client.get(
+        f"/api/v1/rivers/{river.code}/plan", params={"as_of": REPORT_DAY}, auth=_auth(stranger)
+    )
+    assert response.status_code == 200
+    plan = response.json()
+    measures = demo_session.scalars(
+        select(PlanMeasure)
+        .join(RiverPlan, RiverPlan.id == PlanMeasure.plan_id)
+        .where(RiverPlan.river_id == river.id)
+    ).all()
+    expected = {
+        m.id: is_overdue(m.deadline, MeasureState(m.state), m.done_on, dt.date(2023, 1, 31))
+        for m in measures
+    }
+    assert {m["id"]: m["overdue"] for m in plan["measures"]} == expected
+    assert plan["overdue"] == sum(expected.values())
+    listed, *_ = _river(demo_session, RemediationState.listed)
+    assert client.get(f"/api/v1/rivers/{listed.code}/plan", auth=_auth(stranger)).status_code == 404
+    assert client.get(f"/api/v1/rivers/{river.code}/plan").status_code == 403
+    assert (
+        client.get(
+            f"/api/v1/rivers/{river.code}/plan", params={"as_of": "soon"}, auth=_auth(stranger)
+        ).status_code
+        == 422
+    )
+
+
+def test_overdue_measures_of_the_city_and_of_a_town(client: TestClient) -> None:
+    auth = _auth(_user("auditor"))
+    city = client.get("/api/v1/plans/overdue", params={"as_of": REPORT_DAY}, auth=auth)
+    assert city.status_code == 200
+    rows = city.json()
+    assert rows
+    assert all(row["days_overdue"] > 0 and row["state"] != "done" for row in rows)
+    town = rows[0]["town"]
+    own = client.get("/api/v1/plans/overdue", params={"as_of": REPORT_DAY, "town": town}, auth=auth)
+    assert own.status_code == 200
+    assert {row["town"] for row in own.json()} == {town}
+    assert (
+        client.get("/api/v1/plans/overdue", params={"town": "东升"}, auth=auth).status_code == 404
+    )
+
+
+def test_updating_a_measure(client: TestClient, demo_session: Session) -> None:
+    river, own, stranger = _river(demo_session, RemediationState.entered)
+    measure = demo_session.scalars(
+        select(PlanMeasure)
+        .join(RiverPlan, RiverPlan.id == PlanMeasure.plan_id)
+        .where(RiverPlan.river_id == river.id, PlanMeasure.state != MeasureState.done.value)
+    ).first()
+    assert measure is not None
+    path = f"/api/v1/measures/{measure.id}"
+    body = {"state": "done", "done_on": REPORT_DAY}
+    assert client.patch(path, json=body, auth=_auth(stranger)).status_code == 403
+    assert len(_refusals(demo_session, stranger, measure.id)) == 1
+    assert client.patch(path, json={"state": "finished"}, auth=_auth(own)).status_code == 422
+    assert client.patch(path, json={"state": "done"}, auth=_auth(own)).status_code == 422
+    updated = client.patch(path, json=body, auth=_auth(own))
+    assert updated.status_code == 200
+    assert (updated.json()["state"], updated.json()["done_on"]) == ("done", REPORT_DAY)
+    assert client.patch("/api/v1/measures/987654", json=body, auth=_auth(own)).status_code == 404
+
+
+def test_priorities(client: TestClient) -> None:
+    auth = _auth(_user("city"))
+    response = client.get("/api/v1/priorities", params={"as_of": REPORT_DAY, "top": 7}, auth=auth)
+    assert response.status_code == 200
+    rows = response.json()
+    assert [row["rank"] for row in rows] == list(range(1, 8))
+    scores = [Decimal(row["score"]) for row in rows]
+    assert scores == sorted(scores, reverse=True)
+    for row in rows:
+        assert sum(Decimal(t["points"]) for t in row["terms"]) == Decimal(row["score"])
+        assert [t["name"] for t in row["terms"]] == [
+            "grade",
+            "severe_points",
+            "complaints",
+            "baseline",
+            "overdue_measures",
+        ]
+    town = rows[0]["town"]
+    own = client.get("/api/v1/priorities", params={"as_of": REPORT_DAY, "town": town}, auth=auth)
+    assert {row["town"] for row in own.json()} == {town}
+    assert client.get("/api/v1/priorities").status_code == 403
+    assert client.get("/api/v1/priorities", params={"top": 0}, auth=auth).status_code == 422
+
+
+def test_complaint_counts(client: TestClient, demo_session: Session) -> None:
+    auth = _auth(_user("town"))
+    response = client.get("/api/v1/complaints/counts", params={"period": "2022-06"}, auth=auth)
+    assert response.status_code == 200
+    counts = [row["complaints"] for row in response.json()]
+    assert counts == sorted(counts, reverse=True)
+    zone = city_zone()
+    received = demo_session.scalar(
+        select(func.count(Complaint.id)).where(
+            Complaint.received_at >= dt.datetime(2022, 6, 1, tzinfo=zone),
+            Complaint.received_at < dt.datetime(2022, 7, 1, tzinfo=zone),
+        )
+    )
+    assert sum(counts) == received
+    assert received
+    bad = client.get("/api/v1/complaints/counts", params={"period": "2022-13"}, auth=auth)
+    assert bad.status_code == 422
+    assert "2022-13" in bad.text
+    assert client.get("/api/v1/complaints/counts", auth=auth).status_code == 422
+    assert client.get("/api/v1/complaints/counts", params={"period": "2022-06"}).status_code == 403
+
+
+def test_openapi_describes_the_river_routes(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {
+        "/api/v1/rivers/{code}/history",
+        "/api/v1/rivers/{code}/state",
+        "/api/v1/rivers/{code}/corrections",
+        "/api/v1/rivers/{code}/surveys",
+        "/api/v1/rivers/{code}/plan",
+        "/api/v1/plans/overdue",
+        "/api/v1/measures/{measure_id}",
+        "/api/v1/priorities",
+        "/api/v1/complaints/counts",
+    } <= set(paths)
+
+
+@pytest.fixture(scope="module")
+def cli_engine(databases: DatabaseFactory) -> Iterator[Engine]:
+    """A database of its own for the command line, with one river of three points."""
+    engine = databases.new("rivers_cli")
+    with Session(engine) as session:
+        town = session.scalars(select(Town).where(Town.name == "石岐")).one()
+        river = River(code="CLI-R1", name="岐江支涌", lead_town_id=town.id, length_m=Decimal(900))
+        session.add(river)
+        session.flush()
+        session.add_all(
+            MonitoringPoint(code=f"CLI-R1-P{k}", river_id=river.id, chainage_m=Decimal(300 * k))
+            for k in range(3)
+        )
+        session.commit()
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def run(cli_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    """A runner whose commands use ``cli_engine``'s database (settings and engine are
+    cached per process, so both are reset around the test)."""
+    monkeypatch.setenv(
+        "GONGJIAN_DATABASE_URL", cli_engine.url.render_as_string(hide_password=False)
+    )
+    monkeypatch.setenv("COLUMNS", "250")
+    get_settings.cache_clear()
+    monkeypatch.setattr(gongjian.db, "_engine", None)
+    yield CliRunner()
+    if gongjian.db._engine is not None:
+        gongjian.db._engine.dispose()
+    get_settings.cache_clear()
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+def test_cli_moves_corrects_and_shows_a_river(run: CliRunner, cli_engine: Engine) -> None:
+    app = _app()
+    moved = run.invoke(app, ["river", "state", "CLI-R1", "进场", "--on", "2022-01-10"])
+    assert moved.exit_code == 0, moved.output
+    assert "列入清单 → 进场（2022-01-10）" in moved.stdout
+    wrong = run.invoke(app, ["river", "state", "CLI-R1", "evaluated", "--on", "2022-01-11"])
+    assert wrong.exit_code == 1
+    assert "可改为：“完工”" in wrong.stderr
+    unknown = run.invoke(app, ["river", "state", "CLI-R1", "finished", "--on", "2022-01-11"])
+    assert unknown.exit_code == 2
+    assert "finished" in unknown.stderr
+    corrected = run.invoke(
+        app, ["river", "correct", "CLI-R1", "listed", "--on", "2022-01-12", "--reason", "误报进场"]
+    )
+    assert corrected.exit_code == 0, corrected.output
+    history = run.invoke(app, ["river", "history", "CLI-R1"])
+    assert history.exit_code == 0, history.output
+    assert "更正" in history.stdout
+    assert "误报进场" in history.stdout
+    surveyed = run.invoke(
+        app,
+        ["river", "survey", "CLI-R1", "--on", "2022-01-12", "--valid", "100", "--satisfied", "95"],
+    )
+    assert surveyed.exit_code == 0, surveyed.output
+    no_plan = run.invoke(app, ["river", "plan", "CLI-R1"])
+    assert no_plan.exit_code == 1
+    assert "还没有一河一策" in no_plan.stderr
+    with Session(cli_engine) as session:
+        changes = session.scalars(select(RiverStateChange).order_by(RiverStateChange.id)).all()
+        assert [(c.to_state, c.is_correction) for c in changes] == [
+            ("entered", False),
+            ("listed", True),
+        ]
+        assert session.scalars(select(RiverSurvey.satisfied)).all() == [95]
+
+
+def test_cli_priorities(run: CliRunner) -> None:
+    app = _app()
+    printed = run.invoke(app, ["priorities", "--json", "--as-of", "2022-06-30", "--top", "5"])
+    assert printed.exit_code == 0, printed.output
+    (row,) = json.loads(printed.stdout)
+    assert (row["river_code"], row["score"]) == ("CLI-R1", "40.00")
+    assert sum(Decimal(t["points"]) for t in row["terms"]) == Decimal(row["score"])
+    table = run.invoke(app, ["priorities", "--as-of", "2022-06-30"])
+    assert table.exit_code == 0, table.output
+    assert "CLI-R1" in table.stdout
+    assert "先急后缓" in table.stdout
+    bad = run.invoke(app, ["priorities", "--town", "东升"])
+    assert bad.exit_code == 1
+    assert "东升" in bad.stderr
