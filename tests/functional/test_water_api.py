@@ -438,3 +438,56 @@ def test_cli_priorities(run: CliRunner) -> None:
     bad = run.invoke(app, ["priorities", "--town", "东升"])
     assert bad.exit_code == 1
     assert "东升" in bad.stderr
+
+
+def test_grades_of_a_river_with_their_points_and_reasons(
+    client: TestClient, demo_session: Session
+) -> None:
+    river = demo_session.scalars(select(River).order_by(River.code)).first()
+    assert river is not None
+    path = f"/api/v1/rivers/{river.code}/grades"
+    for role in ("city", "town", "auditor"):
+        answer = client.get(path, params={"period": "2023-01"}, auth=_auth(_user(role)))
+        assert answer.status_code == 200
+        (grade,) = answer.json()
+        assert grade["period"] == "2023-01"
+        points = demo_session.scalar(
+            select(func.count())
+            .select_from(MonitoringPoint)
+            .where(MonitoringPoint.river_id == river.id)
+        )
+        assert len(grade["points"]) == points
+        assert all(p["decided_by"] for p in grade["points"])
+    every = client.get(path, auth=_auth(_user("city"))).json()
+    assert [g["period"] for g in every][:2] == ["2023-01", "2022-12"]
+    assert len(every) == 16
+    assert client.get(path).status_code == 403
+    assert client.get("/api/v1/rivers/NOPE/grades", auth=_auth(_user("city"))).status_code == 404
+
+
+def test_grading_and_the_baseline_through_the_api(client: TestClient) -> None:
+    city, town = _auth(_user("city")), _auth(_user("town"))
+    assert (
+        client.post("/api/v1/assessments", json={"period": "2023-01"}, auth=town).status_code == 403
+    )
+    graded = client.post("/api/v1/assessments", json={"period": "2023-01"}, auth=city)
+    assert graded.status_code == 200
+    assert graded.json()[0]["status"] == "up_to_date"
+    forced = client.post(
+        "/api/v1/assessments",
+        json={"from_period": "2022-12", "to_period": "2023-01", "force": True},
+        auth=city,
+    )
+    assert [r["status"] for r in forced.json()] == ["regraded", "regraded"]
+    history = client.get("/api/v1/assessments", params={"period": "2023-01"}, auth=city).json()
+    assert [a["superseded_at"] is None for a in history] == [True, False]
+    bad = client.post("/api/v1/assessments", json={"period": "2023-13"}, auth=city)
+    assert bad.status_code == 422
+    latest = client.get("/api/v1/baselines/latest", auth=city).json()
+    assert (latest["frozen_on"], latest["source_period"], len(latest["rivers"])) == (
+        "2022-01-01",
+        "2021-12",
+        17,
+    )
+    again = client.post("/api/v1/baselines", json={"as_of": "2022-01-01"}, auth=city)
+    assert again.status_code == 409

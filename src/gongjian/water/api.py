@@ -1,18 +1,30 @@
-"""Routes of rivers, their remediation, plans, priorities and complaints."""
+"""Routes of rivers, their grades and remediation, the baseline, plans, priorities and
+complaints."""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from gongjian.periods import parse_as_of, parse_period
-from gongjian.water import plans, priorities, remediation, services
+from gongjian.errors import Invalid
+from gongjian.periods import Period, parse_as_of, parse_period
+from gongjian.water import assessment, baseline, plans, priorities, remediation, services
+from gongjian.water.models import Baseline, River
 from gongjian.water.schemas import (
+    AssessmentRead,
+    AssessmentRequest,
+    AssessmentResultRead,
+    BaselineCreate,
+    BaselineRead,
     ComplaintContact,
     ComplaintCountRead,
     ComplaintRead,
     OverdueMeasureRead,
     PlanMeasureRead,
     PlanMeasureUpdate,
+    PointGradeRead,
+    RiverGradeRead,
     RiverHistoryRead,
     RiverPlanRead,
     RiverPriorityRead,
@@ -168,3 +180,109 @@ def complaint_contact(receipt_no: str, session: SessionDep, actor: ActorDep) -> 
     """The complainant's personal data (403 and logged for anyone else)."""
     found = services.complaint_contact(session, actor=actor, receipt_no=receipt_no)
     return ComplaintContact.model_validate(found)
+
+
+def _periods(session: Session, body: AssessmentRequest) -> list[Period]:
+    if body.period and (body.from_period or body.to_period):
+        raise Invalid("period 不能与 from_period/to_period 同时给出", [])
+    if body.period:
+        return [parse_period(body.period, field="period")]
+    if body.from_period or body.to_period:
+        if not (body.from_period and body.to_period):
+            raise Invalid("from_period 与 to_period 需同时给出", [])
+        first = parse_period(body.from_period, field="from_period")
+        last = parse_period(body.to_period, field="to_period")
+        return assessment.periods_between(first, last)
+    return assessment.sampled_months(session)
+
+
+@router.post("/assessments", response_model=list[AssessmentResultRead])
+def assess(
+    body: AssessmentRequest, session: SessionDep, actor: ActorDep
+) -> list[AssessmentResultRead]:
+    """Grade periods (city and admin): new or changed periods are graded, the grades
+    they replace kept as superseded; unchanged ones are skipped unless ``force``."""
+    results = assessment.assess_periods(
+        session, actor=actor, periods=_periods(session, body), force=body.force
+    )
+    return [
+        AssessmentResultRead(
+            period=r.period,
+            status=r.status,
+            samples=r.samples,
+            points=dict(r.points),
+            water_bodies=dict(r.water_bodies),
+            warnings=r.warnings,
+            assessment_id=r.assessment_id,
+            relapsed=r.relapsed,
+        )
+        for r in results
+    ]
+
+
+@router.get("/assessments", response_model=list[AssessmentRead])
+def assessments(
+    session: SessionDep, actor: ActorDep, period: Annotated[str | None, Query()] = None
+) -> list[AssessmentRead]:
+    """Every grading, superseded ones included, latest period first."""
+    chosen = parse_period(period) if period else None
+    found = assessment.list_assessments(session, actor=actor, period=chosen)
+    return [AssessmentRead.model_validate(a) for a in found]
+
+
+@router.get("/rivers/{code}/grades", response_model=list[RiverGradeRead])
+def river_grades(
+    code: str, session: SessionDep, actor: ActorDep, period: Annotated[str | None, Query()] = None
+) -> list[RiverGradeRead]:
+    """A river's current grades (every period, latest first, or one ``period``), each
+    with its points' grades along the chainage and the reasons in words."""
+    chosen = parse_period(period) if period else None
+    return [
+        RiverGradeRead(
+            river=found.river_code,
+            period=found.water_body.period,
+            grade=found.water_body.grade,
+            points_graded=found.water_body.points_graded,
+            points_severe=found.water_body.points_severe,
+            severe_segments=found.water_body.severe_segments["segments"],
+            decided_by=found.water_body.decided_by,
+            rules_hash=found.water_body.rules_hash,
+            assessed_at=found.water_body.assessed_at,
+            points=[
+                PointGradeRead(
+                    point_id=point_code,
+                    grade=grade.grade,
+                    samples=grade.samples,
+                    evidence=grade.evidence,
+                    decided_by=grade.decided_by,
+                )
+                for point_code, grade in found.points
+            ],
+        )
+        for found in assessment.river_grades(session, actor=actor, river_code=code, period=chosen)
+    ]
+
+
+def _baseline(session: Session, frozen: Baseline) -> BaselineRead:
+    codes = {river_id: code for river_id, code in session.execute(select(River.id, River.code))}
+    return BaselineRead(
+        frozen_on=frozen.frozen_on,
+        source_period=frozen.source_period,
+        frozen_at=frozen.frozen_at,
+        frozen_by=frozen.frozen_by,
+        rivers=sorted(codes[m.river_id] for m in frozen.members),
+    )
+
+
+@router.post("/baselines", response_model=BaselineRead, status_code=201)
+def freeze(body: BaselineCreate, session: SessionDep, actor: ActorDep) -> BaselineRead:
+    """Freeze the baseline (央督基线) of a date, once (city and admin)."""
+    chosen = parse_period(body.period).label if body.period else None
+    frozen = baseline.freeze_baseline(session, actor=actor, as_of=body.as_of, period=chosen)
+    return _baseline(session, frozen)
+
+
+@router.get("/baselines/latest", response_model=BaselineRead)
+def latest(session: SessionDep, actor: ActorDep) -> BaselineRead:
+    """The most recently frozen baseline and its water bodies."""
+    return _baseline(session, baseline.latest_baseline(session, actor=actor))

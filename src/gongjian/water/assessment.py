@@ -31,6 +31,7 @@ from gongjian.auth.choices import Action
 from gongjian.auth.permissions import authorize
 from gongjian.config import get_settings
 from gongjian.db import utcnow
+from gongjian.errors import NotFound
 from gongjian.periods import Period, city_zone, parse_period
 from gongjian.water.choices import Grade
 from gongjian.water.grading import (
@@ -399,3 +400,52 @@ def assess_periods(
         if progress is not None:
             progress("黑臭评价", done, len(periods))
     return results
+
+
+@dataclass(frozen=True)
+class RiverGrades:
+    """A river's grade for one period and its points' grades, along the chainage."""
+
+    river_code: str
+    water_body: WaterBodyGrade
+    points: list[tuple[str, PointGrade]]
+
+
+def river_grades(
+    session: Session, *, actor: Actor, river_code: str, period: Period | None = None
+) -> list[RiverGrades]:
+    """A river's current grades, every period (latest first) or one; superseded grades
+    are kept in the database but not shown here."""
+    authorize(session, actor, Action.view, "grade", record_id=river_code)
+    river = session.scalars(select(River).where(River.code == river_code)).first()
+    if river is None:
+        raise NotFound(f"没有编号为“{river_code}”的河涌")
+    bodies = select(WaterBodyGrade).where(
+        WaterBodyGrade.river_id == river.id, WaterBodyGrade.superseded_at.is_(None)
+    )
+    if period is not None:
+        bodies = bodies.where(WaterBodyGrade.period == period.label)
+    found = list(session.scalars(bodies.order_by(WaterBodyGrade.period_end.desc())))
+    points: dict[int, list[tuple[str, PointGrade]]] = {}
+    for code, grade in session.execute(
+        select(MonitoringPoint.code, PointGrade)
+        .join(PointGrade, PointGrade.point_id == MonitoringPoint.id)
+        .where(
+            MonitoringPoint.river_id == river.id,
+            PointGrade.assessment_id.in_([b.assessment_id for b in found]),
+        )
+        .order_by(MonitoringPoint.chainage_m, MonitoringPoint.code)
+    ):
+        points.setdefault(grade.assessment_id, []).append((code, grade))
+    return [RiverGrades(river.code, body, points.get(body.assessment_id, [])) for body in found]
+
+
+def list_assessments(
+    session: Session, *, actor: Actor, period: Period | None = None
+) -> list[Assessment]:
+    """Assessments, latest period first, superseded ones included (the history)."""
+    authorize(session, actor, Action.view, "assessment")
+    query = select(Assessment).order_by(Assessment.period_end.desc(), Assessment.id.desc())
+    if period is not None:
+        query = query.where(Assessment.period == period.label)
+    return list(session.scalars(query))

@@ -2,6 +2,7 @@
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -202,3 +203,84 @@ class ComplaintCountRead(ReadModel):
     river_name: str
     town: str
     complaints: int
+
+
+class AssessmentRequest(BaseModel):
+    """Periods to grade: one ``period``, or ``from_period``..``to_period``; neither grades
+    every month with samples. Unchanged periods are skipped unless ``force``."""
+
+    period: str | None = Field(default=None, examples=["2023-01"])
+    from_period: str | None = Field(default=None, examples=["2022-01"])
+    to_period: str | None = Field(default=None, examples=["2023-01"])
+    force: bool = False
+
+
+class AssessmentResultRead(BaseModel):
+    """What grading one period did."""
+
+    period: str
+    status: str
+    samples: int
+    points: dict[str, int]
+    water_bodies: dict[str, int]
+    warnings: int
+    assessment_id: int | None
+    relapsed: list[str]
+
+
+class AssessmentRead(ReadModel):
+    """One grading of one period, with the sampling-rule warnings it found."""
+
+    id: int
+    period: str
+    period_start: dt.date
+    period_end: dt.date
+    samples: int
+    rules_hash: str
+    warnings: dict[str, Any]
+    assessed_at: dt.datetime
+    actor: str
+    superseded_at: dt.datetime | None
+
+
+class PointGradeRead(BaseModel):
+    """A point's grade, its evidence and the sentence that explains it."""
+
+    point_id: str
+    grade: Grade
+    samples: int
+    evidence: dict[str, Any]
+    decided_by: str
+
+
+class RiverGradeRead(BaseModel):
+    """A river's grade for a period, its severe segments, and its points' grades."""
+
+    river: str
+    period: str
+    grade: Grade
+    points_graded: int
+    points_severe: int
+    severe_segments: list[list[float]]
+    decided_by: str
+    rules_hash: str
+    assessed_at: dt.datetime
+    points: list[PointGradeRead]
+
+
+class BaselineCreate(BaseModel):
+    """Freeze the baseline of ``as_of`` from the latest month graded by then (or
+    ``period``)."""
+
+    as_of: dt.date
+    period: str | None = None
+
+
+class BaselineRead(BaseModel):
+    """A frozen baseline and its water bodies."""
+
+    frozen_on: dt.date
+    source_period: str
+    frozen_at: dt.datetime
+    frozen_by: str
+    rivers: list[str]
