@@ -431,7 +431,7 @@ def test_cli_priorities(run: CliRunner) -> None:
     (row,) = json.loads(printed.stdout)
     assert (row["river_code"], row["score"]) == ("CLI-R1", "40.00")
     assert sum(Decimal(t["points"]) for t in row["terms"]) == Decimal(row["score"])
-    table = run.invoke(app, ["priorities", "--as-of", "2022-06-30"])
+    table = run.invoke(app, ["priorities", "--as-of", "2022-06-30"], env={"COLUMNS": "240"})
     assert table.exit_code == 0, table.output
     assert "CLI-R1" in table.stdout
     assert "先急后缓" in table.stdout

@@ -70,20 +70,24 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(rows, ensure_ascii=False))
             return
         table = Table(title=f"先急后缓：河涌优先顺序（截至 {day:%Y年%m月%d日}，{town or '全市'}）")
-        for header in ("排名", "河涌", "名称", "牵头镇街", "整治状态", "黑臭等级", "得分"):
-            table.add_column(header, justify="right" if header in ("排名", "得分") else "left")
-        for label in TERM_LABELS.values():
-            table.add_column(f"{label}\n数值×权重=得分", justify="right")
+        for header in ("排名", "河涌", "牵头镇街", "整治状态", "黑臭等级", "得分", "构成"):
+            table.add_column(
+                header,
+                justify="right" if header in ("排名", "得分") else "left",
+                no_wrap=header == "河涌",
+            )
         for row in found:
             table.add_row(
                 str(row.rank),
-                row.river_code,
-                row.river_name,
+                f"{row.river_code}\n{row.river_name}",
                 row.town,
                 row.remediation_state.label,
                 _grade(row.grade) + (f"（{row.grade_period}）" if row.grade_period else ""),
                 f"{row.score}",
-                *(f"{term.raw}×{term.weight}={term.points}" for term in row.terms),
+                "\n".join(
+                    f"{TERM_LABELS[term.name]} {term.raw}×{term.weight}={term.points}"
+                    for term in row.terms
+                ),
             )
         console.print(table)
 

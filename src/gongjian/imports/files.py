@@ -1,17 +1,21 @@
 """Reading the files people bring (CSV, Parquet, Excel) into DuckDB, as they are.
 
-Every reader lands the file in a DuckDB table whose ``rowid`` is the data row's position
-(0 for the first row after the header), so problems can name the file's own row numbers
-(the header is row 1). CSV files from Chinese monitoring stations are often in GBK or
-GB18030: a file that is not UTF-8 is read as GB18030 (a superset of GBK) when it decodes
-as such, and refused, naming the encodings expected, when it does not.
+Every reader gives each data row its position (0 for the first row after the header), so
+problems can name the file's own row numbers (the header is row 1): a Parquet file stays
+on disk behind a view whose ``ROW_POSITION`` column holds it (its columns are typed and
+read in parallel, so copying them would only cost memory); CSV and Excel land in a table
+whose ``rowid`` holds it (``row_position`` says which).
+
+CSV files from Chinese monitoring stations are often in GBK or GB18030: a file that is not
+UTF-8 is read as GB18030 (a superset of GBK) when it decodes as such, and refused, naming
+the encodings expected, when it does not.
 """
 
 from __future__ import annotations
 
 import codecs
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,12 +28,26 @@ ENCODINGS = ("utf-8", "gb18030")
 """What a CSV may be encoded in, tried in this order (GB18030 covers GBK and GB2312)."""
 
 CHUNK = 1 << 20
+ROW_POSITION = "__row_position"
+"""The column of a Parquet view holding each row's position in the file."""
 
 
 def quoted(column: str) -> str:
     """A column name as a DuckDB identifier."""
     escaped = column.replace('"', '""')
     return f'"{escaped}"'
+
+
+def row_position(columns: Iterable[str]) -> str:
+    """SQL for a row's position (0 for the first data row) in a relation made by ``load``
+    (or any table, by its ``rowid``), given the relation's column names."""
+    return ROW_POSITION if ROW_POSITION in columns else "rowid"
+
+
+def _literal(path: Path) -> str:
+    """``path`` inside a single-quoted SQL string (a view's definition takes no
+    parameters)."""
+    return str(path).replace("'", "''")
 
 
 def _refused(path: Path, reason: str) -> Invalid:
@@ -104,16 +122,18 @@ def _cell_text(cell: object) -> str:
 
 
 def load(connection: duckdb.DuckDBPyConnection, path: Path, table: str) -> list[str]:
-    """Read ``path`` (CSV, Parquet or .xlsx) into DuckDB table ``table``; return its
-    column names. CSV and Excel columns are text; Parquet keeps its types."""
+    """Make ``table`` in DuckDB hold ``path`` (CSV, Parquet or .xlsx); return its column
+    names (``ROW_POSITION`` aside). CSV and Excel are read into a table, every column as
+    text; Parquet stays a view over the file and keeps its types."""
     if not path.is_file():
         raise _refused(path, "文件不存在")
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
+            source = f"read_parquet('{_literal(path)}', file_row_number = true)"
             connection.execute(
-                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_parquet(?)",
-                [str(path)],
+                f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * EXCLUDE (file_row_number),"
+                f" file_row_number AS {ROW_POSITION} FROM {source}"
             )
         elif suffix == ".xlsx":
             connection.register("excel_sheet", _excel(path))
@@ -127,8 +147,9 @@ def load(connection: duckdb.DuckDBPyConnection, path: Path, table: str) -> list[
                     " escape = '\"', strict_mode = true)",
                     [str(readable)],
                 )
+        # A view reads the file only when queried: describing it finds a broken file now.
+        described = connection.execute(f"SELECT * FROM {table} LIMIT 0").description or []
     except duckdb.Error as exc:
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise _refused(path, f"无法读取（CSV、Parquet 或 Excel .xlsx）：{first_line}") from None
-    described = connection.execute(f"SELECT * FROM {table} LIMIT 0").description or []
-    return [str(column[0]) for column in described]
+    return [str(column[0]) for column in described if column[0] != ROW_POSITION]

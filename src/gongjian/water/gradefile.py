@@ -1,16 +1,22 @@
 """``gongjian grade-file``: grade files of samples without a database (SPEC.md).
 
 SAMPLES and POINTS are read into DuckDB as they are (ids stay text: ``007`` stays
-``007``), checked there row by row (``gongjian.imports.sample_check``: every problem
-named by file, row and column, nothing written when there is one), graded there by the
-Ibis expression of ``grading.py`` over values held as integers in thousandths, and the
-two result files are written to temporary names and renamed, so a failure leaves the
-output directory as it was.
+``007``; a Parquet file is read in place, never copied), checked there row by row
+(``gongjian.imports.sample_check``: every problem named by file, row and column, nothing
+written when there is one), graded there by the Ibis expression of ``grading.py`` over
+values held as integers in thousandths, and the two result files are written to
+temporary names and renamed, so a failure leaves the output directory as it was.
+
+The samples are scanned three times: once for the rules each row must keep, once sorted
+by point and instant (repeated instants, unknown points, and the intervals the sampling
+warnings count), once to grade. DuckDB is held to ``MEMORY_LIMIT``, spilling to a
+temporary directory beyond it.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import os
 import tempfile
 from collections import Counter
@@ -28,6 +34,7 @@ from gongjian.imports.files import load
 from gongjian.imports.sample_check import (
     CHECKED,
     FILE_PLACES,
+    SAMPLINGS,
     SCALE_PLACES,
     Findings,
     point_findings,
@@ -55,6 +62,10 @@ FILE_SCALES = Scales(
     transparency_cm=SCALE, do_mg_l=SCALE, orp_mv=SCALE, nh3n_mg_l=SCALE, depth_cm=SCALE
 )
 """Checked values are integers in thousandths of their unit."""
+MEMORY_LIMIT = "1GB"
+"""What DuckDB may hold in memory; it spills sorts and joins to disk beyond it."""
+GRADED = "graded_points"
+"""The points' grades, kept so the water bodies and segments do not grade again."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +84,7 @@ def _metres(thousandths: int) -> str:
 
 
 def _read(
-    connection: duckdb.DuckDBPyConnection, samples_path: Path, points_path: Path
+    connection: duckdb.DuckDBPyConnection, samples_path: Path, points_path: Path, rules: Rules
 ) -> tuple[Findings, Findings]:
     """Load and check both files; the samples are checked against POINTS only when
     POINTS could be read whole."""
@@ -95,27 +106,24 @@ def _read(
         places=FILE_PLACES,
         known_points=known,
         unknown_point="POINTS 中没有这个检测点",
+        intervals=(
+            dt.timedelta(days=rules.sampling.interval_min_days),
+            dt.timedelta(days=rules.sampling.interval_max_days),
+        ),
     )
     return points, samples
 
 
 def _warnings(connection: duckdb.DuckDBPyConnection, rules: Rules) -> list[str]:
-    """The sampling-rule warnings, from per-point aggregates computed in DuckDB."""
+    """The sampling-rule warnings, from the per-point counts the check made."""
     bodies: dict[str, list[tuple[Decimal, str]]] = {}
     for point_id, water_body_id, chainage in connection.execute(
         "SELECT point_id, water_body_id, chainage_m FROM checked_points"
     ).fetchall():
         bodies.setdefault(water_body_id, []).append((Decimal(chainage) / SCALE, point_id))
-    low = rules.sampling.interval_min_days * 86_400
-    high = rules.sampling.interval_max_days * 86_400
     rows = connection.execute(
-        "SELECT p.point_id, count(g.point_id), coalesce(sum(CASE WHEN g.gap IS NOT NULL AND"
-        f" (g.gap < {low} OR g.gap > {high}) THEN 1 ELSE 0 END), 0)"
-        " FROM checked_points p LEFT JOIN (SELECT point_id,"
-        " epoch(sampled_at) - lag(epoch(sampled_at)) OVER"
-        " (PARTITION BY point_id ORDER BY sampled_at) AS gap FROM"
-        f" (SELECT DISTINCT point_id, sampled_at FROM {CHECKED})) g"
-        " ON g.point_id = p.point_id GROUP BY p.point_id"
+        "SELECT p.point_id, coalesce(s.samplings, 0), coalesce(s.irregular, 0)"
+        f" FROM checked_points p LEFT JOIN {SAMPLINGS} s ON s.point_id = p.point_id"
     ).fetchall()
     samplings = {
         point_id: Samplings(int(count), int(irregular)) for point_id, count, irregular in rows
@@ -126,10 +134,14 @@ def _warnings(connection: duckdb.DuckDBPyConnection, rules: Rules) -> list[str]:
 def _grade(
     connection: duckdb.DuckDBPyConnection, rules: Rules
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Grade in DuckDB; the rows of ``points.csv`` and ``water_bodies.csv``."""
+    """Grade in DuckDB; the rows of ``points.csv`` and ``water_bodies.csv``. The points'
+    grades are kept in a table, so the samples are scanned once."""
     backend = ibis.duckdb.from_connection(connection)
-    graded = point_grades(
-        backend.table(CHECKED), backend.table("checked_points"), rules, FILE_SCALES
+    graded = backend.create_table(
+        GRADED,
+        point_grades(backend.table(CHECKED), backend.table("checked_points"), rules, FILE_SCALES),
+        temp=True,
+        overwrite=True,
     )
     point_rows = backend.to_pyarrow(graded).to_pylist()
     body_rows = backend.to_pyarrow(water_body_grades(graded, rules)).to_pylist()
@@ -214,13 +226,22 @@ def grade_file(
     ``grade-file``.
     """
     rules = load_rules(rules_path)
-    connection = duckdb.connect()
-    try:
-        refuse_if_any(*_read(connection, samples_path, points_path))
-        points, bodies = _grade(connection, rules)
-        warnings = _warnings(connection, rules)
-    finally:
-        connection.close()
+    with tempfile.TemporaryDirectory(prefix="gongjian-duckdb-") as spill:
+        connection = duckdb.connect(
+            config={
+                "memory_limit": MEMORY_LIMIT,
+                "temp_directory": spill,
+                # Every result read here is ordered by its query or sorted afterwards.
+                "preserve_insertion_order": False,
+            }
+        )
+        try:
+            connection.execute("SET enable_progress_bar = false")
+            refuse_if_any(*_read(connection, samples_path, points_path, rules))
+            points, bodies = _grade(connection, rules)
+            warnings = _warnings(connection, rules)
+        finally:
+            connection.close()
     _write(out_dir, points, bodies)
     return GradeFileResult(
         points=Counter(Grade(p[2]) for p in points),
