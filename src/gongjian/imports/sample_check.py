@@ -40,8 +40,9 @@ POINT_COLUMNS = ("point_id", "water_body_id", "chainage_m")
 OPTIONAL = ("depth_cm",)
 NUMBER = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"
 NOT_FINITE = r"(?i)[+-]?(nan|inf|infinity)"
-TOO_MANY_PLACES = r"\.\d{10,}"
-"""More places than DuckDB reads exactly (DECIMAL(38, 9)); far beyond any instrument."""
+TOO_MANY_PLACES = r"\.\d{7,}"
+"""More places than text is read with exactly (DECIMAL(18, 6), fast 64-bit decimals);
+far beyond any instrument."""
 MAGNITUDE = Decimal(10**9)
 """No real measurement reaches a thousand million in its unit; refusing such values keeps
 every scaled product well inside 64-bit integers."""
@@ -182,11 +183,15 @@ def _number(column: str, kind: str, places: int) -> NumberSql:
             value = f"{value} * {widen}"
         return NumberSql(f"{source} IS NOT NULL", bad, reason, shown, value)
     if _is_text(kind):
-        number = f"TRY_CAST({shown} AS DECIMAL(38, 9))"
+        number = f"TRY_CAST({shown} AS DECIMAL(18, 6))"
         malformed = (
             f"WHEN regexp_full_match({shown}, '{NOT_FINITE}') THEN '{NOT_FINITE_REASON}'"
-            f" WHEN NOT regexp_full_match({shown}, '{NUMBER}') OR {number} IS NULL"
-            f" OR regexp_matches({shown}, '{TOO_MANY_PLACES}') THEN '不是数值'"
+            f" WHEN NOT regexp_full_match({shown}, '{NUMBER}') THEN '不是数值'"
+            f" WHEN abs(TRY_CAST({shown} AS DOUBLE)) >= {MAGNITUDE}"
+            " THEN '数值超出物理可能的范围'"
+            f" WHEN regexp_matches({shown}, '{TOO_MANY_PLACES}')"
+            f" THEN '{_too_many_places(places)}'"
+            f" WHEN {number} IS NULL THEN '不是数值'"
         )
     else:
         number = f"TRY_CAST({source} AS DECIMAL(38, 9))"
