@@ -31,7 +31,7 @@ serve: install ## Serve the web app on http://127.0.0.1:8000
 	$(BIN)/gongjian serve
 
 test: install lint migrations-check ## Install what tests need and run every test, on SQLite and PostgreSQL
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 lint: install ## ruff (lint and format check) and mypy
 	$(BIN)/ruff check src tests bench

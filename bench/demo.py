@@ -11,50 +11,18 @@ from __future__ import annotations
 import io
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from _common import write_result
-from gongjian.auth.actors import Actor
-from gongjian.db import make_engine
+from _common import drop_database, fresh_database, write_result
 from gongjian.demo.common import REPORT_DAY
 from gongjian.demo.generate import load_demo
 from gongjian.kpi.services import kpis
-from gongjian.migrate import upgrade
-from gongjian.towns.services import ensure_towns
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SEED = 7
-
-
-def _fresh(backend: str, folder: Path) -> tuple[Engine, str]:
-    name = f"gj_bench_{uuid.uuid4().hex[:8]}"
-    if backend == "sqlite":
-        engine = make_engine(f"sqlite:///{folder / name}.sqlite3")
-    else:
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        engine = make_engine(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}")
-    upgrade(engine)
-    with Session(engine) as session:
-        ensure_towns(session, actor=Actor.system("bench"))
-        session.commit()
-    return engine, name
-
-
-def _drop(backend: str, engine: Engine, name: str) -> None:
-    engine.dispose()
-    if backend == "postgresql":
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _baseline_write(backend: str, engine: Engine, rows: int) -> float:
@@ -119,16 +87,16 @@ def main() -> None:
     figures: dict[str, Any] = {"seed": SEED, "scale": "city"}
     with tempfile.TemporaryDirectory() as folder:
         for backend in ("sqlite", "postgresql"):
-            engine, name = _fresh(backend, Path(folder))
+            engine, name = fresh_database(backend, Path(folder))
             started = time.perf_counter()
             counts = load_demo(engine, seed=SEED, scale="city")
             demo_s = time.perf_counter() - started
             with Session(engine) as session:
                 headline = kpis(session, as_of=REPORT_DAY)
-            _drop(backend, engine, name)
-            engine, name = _fresh(backend, Path(folder))
+            drop_database(backend, engine, name)
+            engine, name = fresh_database(backend, Path(folder))
             baseline_s = _baseline_write(backend, engine, counts["samples"])
-            _drop(backend, engine, name)
+            drop_database(backend, engine, name)
             figures[backend] = {
                 "demo_seconds": round(demo_s, 2),
                 "baseline_write_samples_seconds": round(baseline_s, 2),

@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -33,16 +32,13 @@ import duckdb
 import ibis
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, create_engine, insert, text
+from sqlalchemy import Engine, insert, text
 from sqlalchemy.orm import Session
 
-from _common import peak_rss_mb, write_result
+from _common import drop_database, fresh_database, peak_rss_mb, write_result
 from gongjian.auth.actors import Actor
-from gongjian.db import make_engine
 from gongjian.imports.samples import SampleImporter
-from gongjian.migrate import upgrade
 from gongjian.periods import parse_period
-from gongjian.towns.services import ensure_towns
 from gongjian.water.assessment import assess
 from gongjian.water.choices import Grade
 from gongjian.water.gradefile import FILE_SCALES
@@ -50,7 +46,6 @@ from gongjian.water.grading import point_grades, water_body_grades
 from gongjian.water.models import MonitoringPoint
 from gongjian.water.rules import Rules, Worse, load_rules
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SAMPLES = 20_000_000
 POINTS = 5_000
 POINTS_PER_BODY = 5
@@ -316,33 +311,6 @@ def _engines(samples: Path, points: Path, rules: Rules) -> dict[str, Any]:
     }
 
 
-def _fresh(backend: str, folder: Path) -> tuple[Engine, str]:
-    """A new migrated database with the towns."""
-    name = f"gj_bench_{uuid.uuid4().hex[:8]}"
-    if backend == "sqlite":
-        engine = make_engine(f"sqlite:///{folder / name}.sqlite3")
-    else:
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        engine = make_engine(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}")
-    upgrade(engine)
-    with Session(engine) as session:
-        ensure_towns(session, actor=ACTOR)
-        session.commit()
-    return engine, name
-
-
-def _drop(backend: str, engine: Engine, name: str) -> None:
-    engine.dispose()
-    if backend == "postgresql":
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def _load_places(engine: Engine, points: Path) -> dict[str, int]:
     """Rivers (one per water body) and monitoring points; the points' ids by code."""
     rows = duckdb.sql(f"SELECT * FROM '{points}' ORDER BY point_id").fetchall()
@@ -477,7 +445,7 @@ def _databases(
     grades: dict[str, tuple[Grades, Grades]] = {}
     with tempfile.TemporaryDirectory() as folder:
         for backend in ("sqlite", "postgresql"):
-            engine, name = _fresh(backend, Path(folder))
+            engine, name = fresh_database(backend, Path(folder))
             try:
                 ids = _load_places(engine, points)
                 load_s = _load_samples(engine, january, ids, Path(folder))
@@ -494,7 +462,7 @@ def _databases(
                     session.commit()
                     import_s = time.perf_counter() - started
             finally:
-                _drop(backend, engine, name)
+                drop_database(backend, engine, name)
             figures[backend] = {
                 "assess_samples": result.samples,
                 "assess_seconds": round(assess_s, 2),
