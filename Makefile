@@ -18,7 +18,8 @@ help: ## List the targets
 $(STAMP): pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@test -x $(UV) || $(BIN)/pip install --quiet "uv==0.13.9"
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --extra dev --quiet
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --extra dev --quiet --compile-bytecode
+	$(BIN)/python -m compileall -q src
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install the locked dependencies
