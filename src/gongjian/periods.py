@@ -39,9 +39,23 @@ class Period:
     start: dt.date
     end: dt.date
 
+    @property
+    def weekly(self) -> bool:
+        """Whether this is an ISO week (else a month)."""
+        return "W" in self.label
+
     def previous(self) -> Period:
         """The period of the same kind just before this one."""
-        return parse_period(_label_of(self.start - dt.timedelta(days=1), week="W" in self.label))
+        return period_of(self.start - dt.timedelta(days=1), week=self.weekly)
+
+    def following(self) -> Period:
+        """The period of the same kind just after this one."""
+        return period_of(self.end + dt.timedelta(days=1), week=self.weekly)
+
+
+def period_of(day: dt.date, *, week: bool = False) -> Period:
+    """The month (or ISO week) ``day`` falls in."""
+    return parse_period(_label_of(day, week=week))
 
 
 def _label_of(day: dt.date, *, week: bool) -> str:

@@ -483,6 +483,15 @@ def test_grading_and_the_baseline_through_the_api(client: TestClient) -> None:
     assert [a["superseded_at"] is None for a in history] == [True, False]
     bad = client.post("/api/v1/assessments", json={"period": "2023-13"}, auth=city)
     assert bad.status_code == 422
+    for wrong in (
+        {"from_period": "2023-01", "to_period": "2022-12"},
+        {"from_period": "2022-12"},
+        {"from_period": "2022-12", "to_period": "2023-W02"},
+        {"period": "2023-01", "to_period": "2023-01"},
+    ):
+        refused = client.post("/api/v1/assessments", json=wrong, auth=city)
+        assert refused.status_code == 422, wrong
+        assert refused.json()["problems"]
     latest = client.get("/api/v1/baselines/latest", auth=city).json()
     assert (latest["frozen_on"], latest["source_period"], len(latest["rivers"])) == (
         "2022-01-01",

@@ -148,6 +148,16 @@ def authorize(
     )
 
 
+def authorize_some(
+    session: Session, actor: Actor, action: Action, resource: str, *, record_id: object = None
+) -> None:
+    """Raise ``Forbidden`` (logged) unless ``actor`` may take ``action`` on some record of
+    ``resource`` (for a town user, one of its own town's), before the record is looked
+    up: the public and auditors hear "no", never "not found". The record's own town is
+    checked with ``authorize`` once it is known."""
+    authorize(session, actor, action, resource, town_id=actor.town_id, record_id=record_id)
+
+
 def refuse(
     session: Session,
     actor: Actor,

@@ -8,9 +8,9 @@ import typer
 from rich.table import Table
 
 from gongjian.auth import stations
-from gongjian.cli.common import command, console, fail, operator, progress_bar, session
+from gongjian.cli.common import command, console, operator, progress_bar, session
 from gongjian.periods import city_zone, parse_as_of, parse_period
-from gongjian.water.assessment import assess_periods, periods_between, sampled_months
+from gongjian.water.assessment import assess_periods, periods_to_assess
 from gongjian.water.baseline import freeze_baseline, latest_baseline
 from gongjian.water.choices import Grade
 
@@ -50,20 +50,10 @@ def register(app: typer.Typer) -> None:
         不指定时段时，评价所有有监测数据的月份；数据或规则未变的时段跳过，
         有迟到数据的时段重新评价。
         """
-        if period and (first or last):
-            raise fail("--period 不能与 --from/--to 同时使用", 2)
         with session() as db:
-            if period:
-                periods = [parse_period(period, field="--period")]
-            elif first or last:
-                if not (first and last):
-                    raise fail("--from 与 --to 需同时给出", 2)
-                start, end = parse_period(first, field="--from"), parse_period(last, field="--to")
-                if ("W" in start.label) != ("W" in end.label) or start.start > end.start:
-                    raise fail("--from 与 --to 须为同一种时段，且 --from 不晚于 --to", 2)
-                periods = periods_between(start, end)
-            else:
-                periods = sampled_months(db)
+            periods = periods_to_assess(
+                db, period=period, first=first, last=last, names=("--period", "--from", "--to")
+            )
             with progress_bar() as progress:
                 results = assess_periods(
                     db, actor=operator(), periods=periods, force=force, progress=progress

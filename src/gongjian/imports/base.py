@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from gongjian.audit.chain import record
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action
-from gongjian.auth.permissions import authorize
+from gongjian.auth.permissions import authorize_some
 from gongjian.imports.files import load
 from gongjian.imports.models import ImportRun
 
@@ -78,7 +78,7 @@ class BaseImporter(ABC):
 
     def run_file(self, path: Path, *, dry_run: bool = False) -> ImportResult:
         """Import a CSV, Parquet or Excel file."""
-        self._authorize(path.name)
+        authorize_some(self.session, self.actor, Action.add, self.resource, record_id=path.name)
         self.progress(self.step, 0, 3)
         load(self.duck, path, RAW)
         return self._run(str(path), path.name, file_sha256(path), dry_run=dry_run)
@@ -86,20 +86,8 @@ class BaseImporter(ABC):
     def run_loaded(self, source: str, sha256: str, *, dry_run: bool = False) -> ImportResult:
         """Import rows already put in ``raw_rows`` (an API batch); ``source`` names them
         in messages."""
-        self._authorize(source)
+        authorize_some(self.session, self.actor, Action.add, self.resource, record_id=source)
         return self._run(source, source, sha256, dry_run=dry_run)
-
-    def _authorize(self, source: str) -> None:
-        """Whether the actor may add records of this kind at all, in its own town; each
-        importer then checks the town of every record it writes."""
-        authorize(
-            self.session,
-            self.actor,
-            Action.add,
-            self.resource,
-            town_id=self.actor.town_id,
-            record_id=source,
-        )
 
     def _run(self, source: str, filename: str, sha256: str, *, dry_run: bool) -> ImportResult:
         self.progress(self.step, 1, 3)

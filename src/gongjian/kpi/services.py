@@ -28,12 +28,11 @@ from gongjian.renewal.models import Enterprise, Parcel, ParcelStateChange
 from gongjian.towns.models import Town
 from gongjian.towns.services import find_town
 from gongjian.water.choices import Grade, RemediationState
+from gongjian.water.latest import latest_baseline_id, latest_grades
 from gongjian.water.models import (
-    Baseline,
     BaselineMember,
     River,
     RiverStateChange,
-    WaterBodyGrade,
 )
 
 KPI_KEYS = (
@@ -217,32 +216,10 @@ def figures_by_town(session: Session, as_of: dt.date) -> dict[int, Figures]:
 
 def _add_black_odor(session: Session, as_of: dt.date, by_town: dict[int, Figures]) -> None:
     """Baseline bodies and those whose latest grade on or before ``as_of`` is ``none``."""
-    baseline_id = session.scalar(
-        select(Baseline.id)
-        .where(Baseline.frozen_on <= as_of)
-        .order_by(Baseline.frozen_on.desc())
-        .limit(1)
-    )
+    baseline_id = session.scalar(select(latest_baseline_id(as_of)))
     if baseline_id is None:
         return
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=WaterBodyGrade.river_id,
-            order_by=(
-                WaterBodyGrade.period_end.desc(),
-                WaterBodyGrade.period_start.asc(),
-                WaterBodyGrade.id.desc(),
-            ),
-        )
-        .label("rank")
-    )
-    ranked = (
-        select(WaterBodyGrade.river_id, WaterBodyGrade.grade, rank)
-        .where(WaterBodyGrade.period_end <= as_of, WaterBodyGrade.superseded_at.is_(None))
-        .subquery()
-    )
-    latest = select(ranked.c.river_id, ranked.c.grade).where(ranked.c.rank == 1).subquery()
+    latest = latest_grades(as_of)
     clean = case((latest.c.grade == Grade.none.value, 1), else_=0)
     for town_id, bodies, cleaned in _grouped(
         session,

@@ -7,8 +7,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gongjian.errors import Invalid
-from gongjian.periods import Period, parse_as_of, parse_period
+from gongjian.periods import parse_as_of, parse_period
 from gongjian.water import assessment, baseline, plans, priorities, remediation, services
 from gongjian.water.models import Baseline, River
 from gongjian.water.schemas import (
@@ -63,14 +62,7 @@ def change_state(
 ) -> RiverStateChangeRead:
     """Move a river one state forward (409 with the allowed next state, or the unmet
     evaluation conditions)."""
-    change = remediation.change_state(
-        session,
-        actor=actor,
-        river_code=code,
-        to_state=body.to_state,
-        on=body.on,
-        reason=body.reason,
-    )
+    change = remediation.change_state(session, actor=actor, river_code=code, **body.model_dump())
     return RiverStateChangeRead.model_validate(change)
 
 
@@ -80,14 +72,7 @@ def correct_state(
 ) -> RiverStateChangeRead:
     """Correct a river's mistaken state (city and admin only); the mistake stays in the
     history."""
-    change = remediation.correct_state(
-        session,
-        actor=actor,
-        river_code=code,
-        to_state=body.to_state,
-        on=body.on,
-        reason=body.reason,
-    )
+    change = remediation.correct_state(session, actor=actor, river_code=code, **body.model_dump())
     return RiverStateChangeRead.model_validate(change)
 
 
@@ -96,14 +81,7 @@ def record_survey(
     code: str, body: RiverSurveyCreate, session: SessionDep, actor: ActorDep
 ) -> RiverSurveyRead:
     """Record a public satisfaction survey of a river."""
-    survey = remediation.record_survey(
-        session,
-        actor=actor,
-        river_code=code,
-        surveyed_on=body.surveyed_on,
-        valid_questionnaires=body.valid_questionnaires,
-        satisfied=body.satisfied,
-    )
+    survey = remediation.record_survey(session, actor=actor, river_code=code, **body.model_dump())
     return RiverSurveyRead.model_validate(survey)
 
 
@@ -182,29 +160,20 @@ def complaint_contact(receipt_no: str, session: SessionDep, actor: ActorDep) -> 
     return ComplaintContact.model_validate(found)
 
 
-def _periods(session: Session, body: AssessmentRequest) -> list[Period]:
-    if body.period and (body.from_period or body.to_period):
-        raise Invalid("period 不能与 from_period/to_period 同时给出", [])
-    if body.period:
-        return [parse_period(body.period, field="period")]
-    if body.from_period or body.to_period:
-        if not (body.from_period and body.to_period):
-            raise Invalid("from_period 与 to_period 需同时给出", [])
-        first = parse_period(body.from_period, field="from_period")
-        last = parse_period(body.to_period, field="to_period")
-        return assessment.periods_between(first, last)
-    return assessment.sampled_months(session)
-
-
 @router.post("/assessments", response_model=list[AssessmentResultRead])
 def assess(
     body: AssessmentRequest, session: SessionDep, actor: ActorDep
 ) -> list[AssessmentResultRead]:
     """Grade periods (city and admin): new or changed periods are graded, the grades
     they replace kept as superseded; unchanged ones are skipped unless ``force``."""
-    results = assessment.assess_periods(
-        session, actor=actor, periods=_periods(session, body), force=body.force
+    periods = assessment.periods_to_assess(
+        session,
+        period=body.period,
+        first=body.from_period,
+        last=body.to_period,
+        names=("period", "from_period", "to_period"),
     )
+    results = assessment.assess_periods(session, actor=actor, periods=periods, force=body.force)
     return [
         AssessmentResultRead(
             period=r.period,

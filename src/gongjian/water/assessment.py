@@ -31,8 +31,9 @@ from gongjian.auth.choices import Action
 from gongjian.auth.permissions import authorize
 from gongjian.config import get_settings
 from gongjian.db import utcnow
-from gongjian.errors import NotFound
-from gongjian.periods import Period, city_zone, parse_period
+from gongjian.errors import Invalid, Problem
+from gongjian.periods import Period, city_zone, parse_period, period_of
+from gongjian.records import read_record
 from gongjian.water.choices import Grade
 from gongjian.water.grading import (
     DECIMAL_SCALES,
@@ -56,6 +57,7 @@ from gongjian.water.models import (
 )
 from gongjian.water.remediation import detect_relapses
 from gongjian.water.rules import INDICATORS, Rules, load_rules
+from gongjian.water.services import RIVERS
 
 Progress = Callable[[str, int, int], None]
 
@@ -360,14 +362,42 @@ def periods_between(first: Period, last: Period) -> list[Period]:
     """Every period of ``first``'s kind from ``first`` to ``last`` inclusive."""
     periods = [first]
     while periods[-1].end < last.end:
-        after = periods[-1].end + dt.timedelta(days=1)
-        label = (
-            f"{after.isocalendar()[0]}-W{after.isocalendar()[1]:02d}"
-            if "W" in first.label
-            else f"{after.year}-{after.month:02d}"
-        )
-        periods.append(parse_period(label))
+        periods.append(periods[-1].following())
     return periods
+
+
+def periods_to_assess(
+    session: Session,
+    *,
+    period: str | None,
+    first: str | None,
+    last: str | None,
+    names: tuple[str, str, str] = ("period", "from", "to"),
+) -> list[Period]:
+    """The periods a request names: one ``period``, or ``first``..``last`` (both months
+    or both weeks, in order), or with none of them every month that has samples.
+    ``names`` are the request's own names of the three fields, for messages."""
+    if period and (first or last):
+        raise Invalid(
+            f"{names[0]} 不能与 {names[1]}/{names[2]} 同时给出",
+            [Problem("只给一个时段，或给出起止时段", column=names[0], value=period)],
+        )
+    if period:
+        return [parse_period(period, field=names[0])]
+    if not (first or last):
+        return sampled_months(session)
+    if not (first and last):
+        raise Invalid(
+            f"{names[1]} 与 {names[2]} 需同时给出",
+            [Problem("缺少起止时段之一", column=names[2] if first else names[1])],
+        )
+    start, end = parse_period(first, field=names[1]), parse_period(last, field=names[2])
+    if start.weekly != end.weekly or start.start > end.start:
+        raise Invalid(
+            f"{names[1]} 与 {names[2]} 须为同一种时段，且 {names[1]} 不晚于 {names[2]}",
+            [Problem("起止时段不匹配", column=names[1], value=f"{first}..{last}")],
+        )
+    return periods_between(start, end)
 
 
 def sampled_months(session: Session) -> list[Period]:
@@ -378,9 +408,8 @@ def sampled_months(session: Session) -> list[Period]:
     if first is None:
         return []
     zone = city_zone()
-    start, end = first.astimezone(zone).date(), last.astimezone(zone).date()
     return periods_between(
-        parse_period(f"{start.year}-{start.month:02d}"), parse_period(f"{end.year}-{end.month:02d}")
+        period_of(first.astimezone(zone).date()), period_of(last.astimezone(zone).date())
     )
 
 
@@ -417,9 +446,7 @@ def river_grades(
     """A river's current grades, every period (latest first) or one; superseded grades
     are kept in the database but not shown here."""
     authorize(session, actor, Action.view, "grade", record_id=river_code)
-    river = session.scalars(select(River).where(River.code == river_code)).first()
-    if river is None:
-        raise NotFound(f"没有编号为“{river_code}”的河涌")
+    river = read_record(session, RIVERS, actor=actor, code=river_code)
     bodies = select(WaterBodyGrade).where(
         WaterBodyGrade.river_id == river.id, WaterBodyGrade.superseded_at.is_(None)
     )

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from gongjian.audit.chain import record, snapshot
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action
-from gongjian.auth.permissions import authorize
+from gongjian.auth.permissions import authorize, authorize_some
 from gongjian.campaign.models import Project, plan_measure_projects
 from gongjian.errors import Invalid, NotFound, Problem
 from gongjian.periods import today
@@ -27,7 +27,6 @@ from gongjian.towns.models import Town
 from gongjian.towns.services import find_town
 from gongjian.water.choices import MeasureKind, MeasureState
 from gongjian.water.models import PlanMeasure, River, RiverPlan
-from gongjian.water.remediation import may_write_somewhere
 from gongjian.water.services import RIVERS
 
 PLAN = "river_plan"
@@ -202,7 +201,7 @@ def update_measure(
     be in the future; a measure not done has none (moving it back from 已完成 clears
     the day). A town may update only the measures of the rivers it leads.
     """
-    may_write_somewhere(session, actor, Action.change, PLAN, measure_id)
+    authorize_some(session, actor, Action.change, PLAN, record_id=measure_id)
     found = session.execute(
         select(PlanMeasure, River)
         .join(RiverPlan, RiverPlan.id == PlanMeasure.plan_id)

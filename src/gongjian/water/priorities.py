@@ -33,8 +33,8 @@ from gongjian.periods import Period, city_zone
 from gongjian.towns.models import Town
 from gongjian.towns.services import find_town
 from gongjian.water.choices import Grade, RemediationState
+from gongjian.water.latest import latest_baseline_id, latest_grades
 from gongjian.water.models import (
-    Baseline,
     BaselineMember,
     Complaint,
     PlanMeasure,
@@ -143,39 +143,17 @@ def complaint_counts(
 
 def _latest_grades(session: Session, as_of: dt.date) -> dict[int, WaterBodyGrade]:
     """Each river's latest current grade of a period ended on or before ``as_of``."""
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=WaterBodyGrade.river_id,
-            order_by=(
-                WaterBodyGrade.period_end.desc(),
-                WaterBodyGrade.period_start.asc(),
-                WaterBodyGrade.id.desc(),
-            ),
-        )
-        .label("rank")
-    )
-    ranked = (
-        select(WaterBodyGrade.id, rank)
-        .where(WaterBodyGrade.period_end <= as_of, WaterBodyGrade.superseded_at.is_(None))
-        .subquery()
-    )
-    latest = select(WaterBodyGrade).join(ranked, ranked.c.id == WaterBodyGrade.id)
-    return {grade.river_id: grade for grade in session.scalars(latest.where(ranked.c.rank == 1))}
+    latest = latest_grades(as_of)
+    found = select(WaterBodyGrade).join(latest, latest.c.id == WaterBodyGrade.id)
+    return {grade.river_id: grade for grade in session.scalars(found)}
 
 
 def _baseline_rivers(session: Session, as_of: dt.date) -> set[int]:
     """The rivers of the latest baseline frozen on or before ``as_of``."""
-    latest = (
-        select(Baseline.id)
-        .where(Baseline.frozen_on <= as_of)
-        .order_by(Baseline.frozen_on.desc())
-        .limit(1)
-        .scalar_subquery()
+    members = select(BaselineMember.river_id).where(
+        BaselineMember.baseline_id == latest_baseline_id(as_of)
     )
-    return set(
-        session.scalars(select(BaselineMember.river_id).where(BaselineMember.baseline_id == latest))
-    )
+    return set(session.scalars(members))
 
 
 def _overdue_counts(session: Session, as_of: dt.date) -> dict[int, int]:

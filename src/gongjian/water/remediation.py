@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from gongjian.audit.chain import record, snapshot
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action
-from gongjian.auth.permissions import allowed, authorize, refuse
+from gongjian.auth.permissions import allowed, authorize, authorize_some, refuse
 from gongjian.config import get_settings
 from gongjian.errors import Conflict, Invalid, NotFound, Problem
 from gongjian.periods import Period, parse_period, today
@@ -159,15 +159,6 @@ class RiverHistory:
 def _river(session: Session, actor: Actor, code: str) -> River:
     """The river ``code`` if ``actor`` may see it (404 otherwise, 403 for no rivers at all)."""
     return read_record(session, RIVERS, actor=actor, code=code)
-
-
-def may_write_somewhere(
-    session: Session, actor: Actor, action: Action, resource: str, record_id: object
-) -> None:
-    """Refuse (403, logged) an actor who may not take ``action`` on ``resource`` in any
-    town, before the record is looked up: the public and auditors hear "no", never
-    "not found"; the record's own town is checked once it is found."""
-    authorize(session, actor, action, resource, town_id=actor.town_id, record_id=record_id)
 
 
 def _changes(session: Session, river_id: int) -> list[RiverStateChange]:
@@ -401,7 +392,7 @@ def change_state(
     长治久清; ``Invalid`` when ``on`` is in the future or before the previous change.
     A town may change only the rivers it leads.
     """
-    may_write_somewhere(session, actor, Action.change, RIVERS.resource, river_code)
+    authorize_some(session, actor, Action.change, RIVERS.resource, record_id=river_code)
     river = _river(session, actor, river_code)
     authorize(
         session,
@@ -504,7 +495,7 @@ def record_survey(
 ) -> RiverSurvey:
     """Record a public satisfaction survey (公众满意度调查) of a river: how many valid
     questionnaires (份) it collected and how many of them were satisfied."""
-    may_write_somewhere(session, actor, Action.add, "river_survey", river_code)
+    authorize_some(session, actor, Action.add, "river_survey", record_id=river_code)
     river = _river(session, actor, river_code)
     authorize(
         session,
