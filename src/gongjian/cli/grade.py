@@ -10,7 +10,6 @@ import typer
 from gongjian.cli.common import EXIT_INVALID, command, console, err_console
 from gongjian.errors import Invalid, Problem
 from gongjian.water.choices import Grade
-from gongjian.water.gradefile import grade_file
 
 WARNINGS_SHOWN = 20
 
@@ -56,6 +55,8 @@ def register(app: typer.Typer) -> None:
 
         文件中的全部样本视为同一时段。输入有误时退出码为 2，逐行列出问题，不写出任何文件。
         """
+        from gongjian.water.gradefile import grade_file  # DuckDB and Ibis load on use
+
         try:
             result = grade_file(samples, points, out, rules)
         except Invalid as exc:

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from gongjian.cli.common import command, console, operator, progress_bar, session
-from gongjian.imports.samples import SampleImporter
 
 app = typer.Typer(help="导入数据文件（CSV、Parquet、Excel）。", no_args_is_help=True)
 
@@ -21,6 +20,8 @@ def samples(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="只校验，不写入")] = False,
 ) -> None:
     """导入监测数据：任何一行有误则整批不写入并逐行列出问题；已有的数据（同一检测点、同一时刻）跳过。"""
+    from gongjian.imports.samples import SampleImporter  # DuckDB and pyarrow load on use
+
     with session() as db, progress_bar() as progress:
         result = SampleImporter(db, actor=operator(), progress=progress).run_file(
             file, dry_run=dry_run

@@ -10,7 +10,6 @@ from rich.table import Table
 from gongjian.auth import stations
 from gongjian.cli.common import command, console, operator, progress_bar, session
 from gongjian.periods import city_zone, parse_as_of, parse_period
-from gongjian.water.assessment import assess_periods, periods_to_assess
 from gongjian.water.baseline import freeze_baseline, latest_baseline
 from gongjian.water.choices import Grade
 
@@ -50,6 +49,8 @@ def register(app: typer.Typer) -> None:
         不指定时段时，评价所有有监测数据的月份；数据或规则未变的时段跳过，
         有迟到数据的时段重新评价。
         """
+        from gongjian.water.assessment import assess_periods, periods_to_assess  # loads Ibis
+
         with session() as db:
             periods = periods_to_assess(
                 db, period=period, first=first, last=last, names=("--period", "--from", "--to")
