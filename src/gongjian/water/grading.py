@@ -136,9 +136,11 @@ def _transparency_levels(
 
 
 def _count(condition: ir.BooleanValue) -> ir.IntegerScalar:
-    """How many rows meet ``condition`` (a null condition counts as not met); portable
-    where a boolean cannot be cast to an integer (PostgreSQL)."""
-    counted: ir.IntegerScalar = condition.ifelse(1, 0).sum()
+    """How many rows meet ``condition`` (a null condition counts as not met). Ibis sums
+    a boolean as ``SUM(CAST(c AS INT))`` on every backend (PostgreSQL included), which
+    DuckDB runs faster than ``SUM(CASE …)``; a group with no row to count sums to null,
+    hence the zero."""
+    counted: ir.IntegerScalar = condition.sum().fill_null(0)
     return counted
 
 
