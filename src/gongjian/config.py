@@ -12,10 +12,19 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_VAR_DIR = Path("var")
+
+
+class IdentificationThresholds(BaseModel):
+    """The city's bounds for a low-efficiency parcel (低效认定) in one year: a parcel
+    under either per-mu bound, or under the floor-area ratio, is a candidate."""
+
+    output_per_mu: Decimal = Field(default=Decimal(100), ge=0, description="亩均产值, 万元/mu")
+    tax_per_mu: Decimal = Field(default=Decimal(5), ge=0, description="亩均税收, 万元/mu")
+    floor_area_ratio: Decimal = Field(default=Decimal("0.6"), ge=0, description="容积率")
 
 
 class Settings(BaseSettings):
@@ -93,9 +102,45 @@ class Settings(BaseSettings):
             "baseline list), overdue_measures (per overdue plan measure)."
         ),
     )
+    identification_thresholds: dict[int, IdentificationThresholds] = Field(
+        default_factory=dict,
+        description=(
+            "Low-efficiency identification (低效认定) per year, as JSON, e.g. "
+            '{"2023": {"output_per_mu": 100, "tax_per_mu": 5, "floor_area_ratio": 0.6}}: '
+            "a parcel is a candidate when its output or tax per mu (万元/mu) is under the "
+            "year's bound, or its floor-area ratio is. A year not listed uses those figures "
+            "(Zhongshan's Shenwan project)."
+        ),
+    )
+    cluster_min_mu: Decimal = Field(
+        default=Decimal(100),
+        ge=0,
+        description="Contiguous renewal (连片改造): smallest cluster area flagged, in mu.",
+    )
+    sublease_markup_pct: Decimal = Field(
+        default=Decimal(30),
+        ge=0,
+        description=(
+            "Sublandlords (二房东): a sublease whose rent exceeds its parent lease's by more "
+            "than this share, in %, is flagged."
+        ),
+    )
+    rent_rise_pct: Decimal = Field(
+        default=Decimal(10),
+        ge=0,
+        description=(
+            "Rent index: a town's quarterly median rent rising more than this share, in %, "
+            "year on year is flagged."
+        ),
+    )
     language: Literal["zh-CN", "en"] = Field(
         default="zh-CN", description="Language of messages: zh-CN (default) or en."
     )
+
+
+def identification_thresholds(year: int) -> IdentificationThresholds:
+    """The identification bounds of ``year``: the setting's, or the defaults."""
+    return get_settings().identification_thresholds.get(year, IdentificationThresholds())
 
 
 @lru_cache(maxsize=1)

@@ -70,6 +70,40 @@ def read_record(session: Session, kind: RecordKind[ModelT], *, actor: Actor, cod
     return found
 
 
+def add_record(
+    session: Session,
+    kind: RecordKind[ModelT],
+    *,
+    actor: Actor,
+    obj: ModelT,
+    detail: str | None = None,
+) -> ModelT:
+    """Add ``obj`` if ``actor`` may write in its town, auditing what was written.
+
+    A duplicate ``code`` or a broken constraint is refused with the rule in words
+    (``Conflict`` or ``Invalid``) and nothing is written.
+    """
+    code = getattr(obj, "code", None)
+    authorize(session, actor, Action.add, kind.resource, town_id=kind.town_of(obj), record_id=code)
+    try:
+        with session.begin_nested():
+            session.add(obj)
+            session.flush()
+    except IntegrityError as exc:
+        raise explain(exc) from exc
+    record(
+        session,
+        actor=actor,
+        action=Action.add.value,
+        resource=kind.resource,
+        record_id=code,
+        town_id=kind.town_of(obj),
+        after=snapshot(obj),
+        detail=detail,
+    )
+    return obj
+
+
 def change_record(
     session: Session,
     kind: RecordKind[ModelT],
