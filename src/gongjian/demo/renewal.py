@@ -21,7 +21,13 @@ from gongjian.demo.names import (
     THEME_PARKS,
 )
 from gongjian.geo.area import area_mu
-from gongjian.renewal.choices import EnterpriseKind, Ownership, RenewalState, ReserveEntryKind
+from gongjian.renewal.choices import (
+    EnterpriseKind,
+    MilestoneKind,
+    Ownership,
+    RenewalState,
+    ReserveEntryKind,
+)
 
 PARKS = 110
 CLEARED_MU = 14_000
@@ -29,6 +35,10 @@ ATTRACTED = 110
 EXPANSIONS = 140
 INVESTMENT_WAN = 6_500_000
 S = RenewalState
+BEFORE_YEAR = 2021
+"""The year of the figures that identified the demo's parcels (低效认定)."""
+COMMENT_DAYS = 30
+"""A published renewal plan's comment period (公示期), in days."""
 BEFORE_CLEARED = (S.identified, S.plan_published, S.relocating, S.demolishing)
 #: Where a parcel's renewal ends by the report day, and how often, once it is cleared.
 AFTER_CLEARED = (
@@ -108,18 +118,24 @@ def _park(demo: Demo, town: DemoTown, n: int) -> list[DemoParcel]:
             parcel_id = demo.add(
                 "parcels",
                 code=f"{code}-{j * cols + i + 1:02d}",
+                name=f"{name}{j * cols + i + 1}号地块",
                 park_id=park_id,
                 town_id=town.id,
                 theme_park_id=None,
                 geometry=polygon,
                 area_mu=size,
-                output_per_mu=places(rng.uniform(12, 140), 2),
-                tax_per_mu=places(rng.uniform(0.4, 7.5), 2),
-                far_before=places(rng.uniform(0.3, 1.1), 2),
-                far_after=None,
                 renewal_state=S.identified.value,
+                plan_comment_until=None,
                 ownership=ownership.value,
                 owner_name=f"{town.name}{rng.choice(RIVER_STEMS)}村股份合作经济联合社",
+            )
+            demo.add(
+                "parcel_performance",
+                parcel_id=parcel_id,
+                year=BEFORE_YEAR,
+                output_per_mu=places(rng.uniform(12, 140), 2),
+                tax_per_mu=places(rng.uniform(0.4, 7.5), 2),
+                floor_area_ratio=places(rng.uniform(0.3, 1.1), 2),
             )
             parcels.append(DemoParcel(parcel_id, park_id, town, size))
     return parcels
@@ -159,10 +175,11 @@ def _cleared_steps(
     cleared_on = demo.day_between(dt.date(2022, 2, 15), last_cleared)
     published_on = cleared_on - dt.timedelta(days=rng.randint(100, 150))
     identified_by = min(dt.date(2021, 10, 31), published_on - dt.timedelta(days=30))
+    relocating_on = cleared_on - dt.timedelta(days=rng.randint(50, 99))
     steps = [
         (S.identified, demo.day_between(dt.date(2021, 5, 1), identified_by)),
         (S.plan_published, published_on),
-        (S.relocating, cleared_on - dt.timedelta(days=rng.randint(50, 99))),
+        (S.relocating, max(relocating_on, published_on + dt.timedelta(days=COMMENT_DAYS + 1))),
         (S.demolishing, cleared_on - dt.timedelta(days=rng.randint(10, 49))),
     ]
     day = cleared_on
@@ -180,6 +197,10 @@ def _early_steps(
     day = demo.day_between(dt.date(2021, 5, 1), dt.date(2021, 12, 31))
     steps = []
     for state in reached:
+        if state is S.relocating:
+            day = max(day, steps[-1][1] + dt.timedelta(days=COMMENT_DAYS + 1))
+            if day > REPORT_DAY:
+                break
         steps.append((state, day))
         day = demo.day_between(max(day, dt.date(2022, 3, 1)), REPORT_DAY)
     return steps
@@ -197,8 +218,48 @@ def _parcel_history(demo: Demo, parcel: DemoParcel) -> None:
     row["renewal_state"] = parcel.state.value
     if parcel.day_of(S.supplied) is not None:
         row["theme_park_id"] = demo.rng.randint(1, len(THEME_PARKS))
-    if parcel.day_of(S.construction) is not None:
-        row["far_after"] = places(demo.rng.uniform(1.8, 3.5), 2)
+    published_on = parcel.day_of(S.plan_published)
+    if published_on is not None:
+        row["plan_comment_until"] = published_on + dt.timedelta(days=COMMENT_DAYS)
+    _milestones(demo, parcel)
+    producing_on = parcel.day_of(S.producing)
+    if producing_on is not None:
+        demo.add(
+            "parcel_performance",
+            parcel_id=parcel.id,
+            year=producing_on.year,
+            output_per_mu=places(demo.rng.uniform(180, 600), 2),
+            tax_per_mu=places(demo.rng.uniform(8, 40), 2),
+            floor_area_ratio=places(demo.rng.uniform(1.8, 3.5), 2),
+        )
+
+
+def _milestones(demo: Demo, parcel: DemoParcel) -> None:
+    """Planning application and construction permit once building starts; completion
+    acceptance before production. The floor area is the land's at a floor-area ratio
+    of 1.8-3.5."""
+    started_on = parcel.day_of(S.construction)
+    if started_on is None:
+        return
+    rng = demo.rng
+    floor_m2 = float(parcel.area_mu) * 666.67 * rng.uniform(1.8, 3.5)
+    producing_on = parcel.day_of(S.producing)
+    steps = [
+        (MilestoneKind.planning_application, started_on - dt.timedelta(days=rng.randint(15, 40))),
+        (MilestoneKind.construction_permit, started_on),
+    ]
+    if producing_on is not None:
+        accepted_on = producing_on - dt.timedelta(days=rng.randint(5, 15))
+        steps.append((MilestoneKind.completion_acceptance, max(accepted_on, started_on)))
+    for kind, day in steps:
+        demo.add(
+            "construction_milestones",
+            parcel_id=parcel.id,
+            kind=kind.value,
+            area_m2=places(floor_m2, 2),
+            happened_on=day,
+            actor="demo",
+        )
 
 
 def _company(demo: Demo) -> str:

@@ -46,3 +46,11 @@ class ReserveEntryKind(LabeledChoice):
 
     reserve_on_account = ("reserve_on_account", "挂账收储")
     release = ("release", "供地出库")
+
+
+class MilestoneKind(LabeledChoice):
+    """A construction step of a supplied parcel, in the order they happen."""
+
+    planning_application = ("planning_application", "规划报建")
+    construction_permit = ("construction_permit", "施工许可")
+    completion_acceptance = ("completion_acceptance", "竣工验收")

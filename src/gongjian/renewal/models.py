@@ -6,12 +6,18 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gongjian.db import Base, StateChangeColumns, Timestamped, check_in, check_non_negative, utcnow
 from gongjian.db_types import Exact, Money
-from gongjian.renewal.choices import EnterpriseKind, Ownership, RenewalState, ReserveEntryKind
+from gongjian.renewal.choices import (
+    EnterpriseKind,
+    MilestoneKind,
+    Ownership,
+    RenewalState,
+    ReserveEntryKind,
+)
 from gongjian.towns.models import Town
 
 
@@ -47,31 +53,65 @@ class Parcel(Timestamped, Base):
     __table_args__ = (
         check_in("renewal_state", RenewalState),
         check_in("ownership", Ownership),
-        *check_non_negative("area_mu", "output_per_mu", "tax_per_mu", "far_before", "far_after"),
+        *check_non_negative("area_mu"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(30), unique=True)
+    name: Mapped[str | None] = mapped_column(String(120))
     park_id: Mapped[int | None] = mapped_column(ForeignKey("parks.id"), index=True)
     town_id: Mapped[int] = mapped_column(ForeignKey("towns.id"), index=True)
     theme_park_id: Mapped[int | None] = mapped_column(ForeignKey("theme_parks.id"))
     geometry: Mapped[dict[str, Any] | None] = mapped_column(comment="GeoJSON polygon, EPSG:4326")
     area_mu: Mapped[Decimal] = mapped_column(Exact(14, 2), comment="ellipsoidal area in mu")
-    output_per_mu: Mapped[Decimal | None] = mapped_column(
-        Exact(12, 2), comment="亩均产值, 万元 per mu per year"
-    )
-    tax_per_mu: Mapped[Decimal | None] = mapped_column(
-        Exact(12, 2), comment="亩均税收, 万元 per mu per year"
-    )
-    far_before: Mapped[Decimal | None] = mapped_column(
-        Exact(6, 2), comment="floor-area ratio before"
-    )
-    far_after: Mapped[Decimal | None] = mapped_column(Exact(6, 2), comment="floor-area ratio after")
     renewal_state: Mapped[RenewalState] = mapped_column(String(20), default=RenewalState.identified)
+    plan_comment_until: Mapped[dt.date | None] = mapped_column(
+        comment="last day of the published plan's comment period (公示期)"
+    )
     ownership: Mapped[Ownership] = mapped_column(String(12), default=Ownership.collective)
     owner_name: Mapped[str | None] = mapped_column(String(80))
 
     town: Mapped[Town] = relationship()
+
+
+class ParcelPerformance(Base):
+    """A parcel's yearly figures (亩均论英雄): what identification and before/after use."""
+
+    __tablename__ = "parcel_performance"
+    __table_args__ = (
+        UniqueConstraint("parcel_id", "year"),
+        *check_non_negative("output_per_mu", "tax_per_mu", "floor_area_ratio"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parcel_id: Mapped[int] = mapped_column(ForeignKey("parcels.id", ondelete="CASCADE"))
+    year: Mapped[int]
+    output_per_mu: Mapped[Decimal | None] = mapped_column(
+        Exact(12, 2), comment="亩均产值, 万元 per mu in the year"
+    )
+    tax_per_mu: Mapped[Decimal | None] = mapped_column(
+        Exact(12, 2), comment="亩均税收, 万元 per mu in the year"
+    )
+    floor_area_ratio: Mapped[Decimal | None] = mapped_column(
+        Exact(6, 2), comment="容积率: floor area ÷ land area"
+    )
+
+
+class ConstructionMilestone(Base):
+    """A construction step of a supplied parcel, recorded as it happens: planning
+    application (规划报建), construction permit (施工许可), completion acceptance (竣工验收),
+    each with the floor area it covers."""
+
+    __tablename__ = "construction_milestones"
+    __table_args__ = (check_in("kind", MilestoneKind), *check_non_negative("area_m2"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parcel_id: Mapped[int] = mapped_column(ForeignKey("parcels.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[MilestoneKind] = mapped_column(String(30))
+    area_m2: Mapped[Decimal] = mapped_column(Exact(12, 2), comment="floor area covered, m²")
+    happened_on: Mapped[dt.date]
+    actor: Mapped[str] = mapped_column(String(60), comment="username that recorded it")
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class ParcelStateChange(StateChangeColumns, Base):
