@@ -13,6 +13,7 @@ from gongjian.cli.audit import app as audit_app
 from gongjian.cli.common import command, console, err_console, fail, operator, progress_bar, session
 from gongjian.cli.grade import register as register_grade_file
 from gongjian.cli.imports import app as imports_app
+from gongjian.cli.parcels import app as parcels_app
 from gongjian.cli.rivers import register as register_rivers
 from gongjian.cli.users import app as users_app
 from gongjian.cli.water import register as register_water
@@ -34,6 +35,7 @@ app = typer.Typer(
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(imports_app, name="import")
+app.add_typer(parcels_app, name="parcel")
 
 KPI_LABELS = {
     "renewal.cleared_mu": ("拆除整理", "亩"),

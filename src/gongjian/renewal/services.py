@@ -1,6 +1,449 @@
-"""Renewal records: how parcels are found and scoped."""
+"""Parcels: how they are found and scoped, added, moved through the renewal states,
+built on (construction milestones), and measured year by year (identification of
+low-efficiency land, before and after renewal).
 
-from gongjian.records import RecordKind
-from gongjian.renewal.models import Parcel
+Every write goes through the permission check (a town writes its own parcels only)
+and lands in the audit log with before and after.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gongjian.audit.chain import record, snapshot
+from gongjian.auth.actors import Actor
+from gongjian.auth.choices import Action
+from gongjian.auth.permissions import authorize, authorize_some, restrict
+from gongjian.config import identification_thresholds
+from gongjian.errors import Conflict, Invalid, Problem
+from gongjian.periods import today
+from gongjian.records import RecordKind, read_record
+from gongjian.renewal.choices import MilestoneKind, RenewalState
+from gongjian.renewal.models import (
+    ConstructionMilestone,
+    Parcel,
+    ParcelPerformance,
+    ParcelStateChange,
+)
+from gongjian.renewal.rules import (
+    MILESTONE_NEEDS,
+    MILESTONE_STATES,
+    Figures,
+    Finding,
+    before_and_after,
+    low_efficiency,
+    next_states,
+    refusal,
+)
+from gongjian.towns.models import Town
 
 PARCELS = RecordKind(Parcel, "parcel", "town_id")
+REASON_MAX = 500
+TWO_PLACES = Decimal("0.01")
+
+
+def _parcel(session: Session, actor: Actor, code: str, action: Action) -> Parcel:
+    """The parcel ``code`` if ``actor`` may take ``action`` on it (403 logged, or 404)."""
+    authorize_some(session, actor, action, PARCELS.resource, record_id=code)
+    parcel = read_record(session, PARCELS, actor=actor, code=code)
+    authorize(session, actor, action, PARCELS.resource, town_id=parcel.town_id, record_id=code)
+    return parcel
+
+
+def _last_change(session: Session, parcel_id: int) -> ParcelStateChange | None:
+    return session.scalars(
+        select(ParcelStateChange)
+        .where(ParcelStateChange.parcel_id == parcel_id)
+        .order_by(ParcelStateChange.changed_on.desc(), ParcelStateChange.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _day_problems(session: Session, parcel: Parcel, on: dt.date) -> list[Problem]:
+    """A change is dated neither in the future nor before the parcel's previous one."""
+    problems = []
+    if on > today():
+        problems.append(Problem(f"日期不能晚于今天（{today()}）", column="on", value=str(on)))
+    last = _last_change(session, parcel.id)
+    if last is not None and on < last.changed_on:
+        problems.append(
+            Problem(
+                f"日期不能早于上一次状态变更（{last.changed_on} 改为"
+                f"“{RenewalState(last.to_state).label}”）",
+                column="on",
+                value=str(on),
+            )
+        )
+    return problems
+
+
+def _comment_problems(
+    parcel: Parcel, to_state: RenewalState, on: dt.date, comment_until: dt.date | None
+) -> list[Problem]:
+    """方案公示 needs the comment period's last day; 腾挪安置 may start only after it."""
+    if to_state is RenewalState.plan_published:
+        if comment_until is None:
+            return [Problem("方案公示须填写公示期截止日期", column="comment_until")]
+        if comment_until < on:
+            return [
+                Problem(
+                    f"公示期截止日期不能早于公示日期 {on}",
+                    column="comment_until",
+                    value=str(comment_until),
+                )
+            ]
+    elif comment_until is not None:
+        return [Problem("只有方案公示时填写公示期截止日期", column="comment_until")]
+    if (
+        to_state is RenewalState.relocating
+        and parcel.plan_comment_until is not None
+        and on <= parcel.plan_comment_until
+    ):
+        return [
+            Problem(
+                f"方案公示期至 {parcel.plan_comment_until} 止，公示期满后才能腾挪安置",
+                column="on",
+                value=str(on),
+            )
+        ]
+    return []
+
+
+def change_state(
+    session: Session,
+    *,
+    actor: Actor,
+    parcel_code: str,
+    to_state: RenewalState,
+    on: dt.date,
+    comment_until: dt.date | None = None,
+    reason: str | None = None,
+) -> ParcelStateChange:
+    """Move the parcel to ``to_state`` on day ``on`` (city time), if the transition is
+    listed (``Conflict`` naming the allowed next states otherwise).
+
+    方案公示 records the last day of its comment period (``comment_until``), and
+    腾挪安置 is refused until that day has passed. ``Invalid`` when ``on`` is in the
+    future or before the previous change.
+    """
+    parcel = _parcel(session, actor, parcel_code, Action.change)
+    to_state = RenewalState(to_state)
+    current = RenewalState(parcel.renewal_state)
+    if to_state not in next_states(current):
+        raise Conflict(refusal(parcel.code, current, to_state))
+    text = (reason or "").strip()
+    problems = _day_problems(session, parcel, on)
+    problems += _comment_problems(parcel, to_state, on, comment_until)
+    if len(text) > REASON_MAX:
+        problems.append(Problem(f"理由最多 {REASON_MAX} 字", column="reason"))
+    if problems:
+        raise Invalid(f"地块“{parcel.code}”不能于 {on} 改为“{to_state.label}”", problems)
+    before = {"renewal_state": current.value, "plan_comment_until": parcel.plan_comment_until}
+    change = ParcelStateChange(
+        parcel_id=parcel.id,
+        from_state=current.value,
+        to_state=to_state.value,
+        changed_on=on,
+        reason=text or None,
+        actor=actor.username,
+    )
+    session.add(change)
+    parcel.renewal_state = to_state
+    if comment_until is not None:
+        parcel.plan_comment_until = comment_until
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action=Action.change.value,
+        resource=PARCELS.resource,
+        record_id=parcel.code,
+        town_id=parcel.town_id,
+        before=before,
+        after={**snapshot(change), "plan_comment_until": parcel.plan_comment_until},
+        detail=f"更新状态：{current.label} → {to_state.label}（{on}）",
+    )
+    return change
+
+
+@dataclass(frozen=True)
+class ParcelHistory:
+    """A parcel with every change of its renewal state and its construction steps."""
+
+    parcel: Parcel
+    changes: list[ParcelStateChange]
+    milestones: list[ConstructionMilestone]
+
+    @property
+    def allowed_next(self) -> tuple[RenewalState, ...]:
+        return next_states(RenewalState(self.parcel.renewal_state))
+
+
+def parcel_history(session: Session, *, actor: Actor, parcel_code: str) -> ParcelHistory:
+    """The parcel's state history, oldest first, and its construction milestones."""
+    parcel = read_record(session, PARCELS, actor=actor, code=parcel_code)
+    changes = session.scalars(
+        select(ParcelStateChange)
+        .where(ParcelStateChange.parcel_id == parcel.id)
+        .order_by(ParcelStateChange.changed_on, ParcelStateChange.id)
+    )
+    milestones = session.scalars(
+        select(ConstructionMilestone)
+        .where(ConstructionMilestone.parcel_id == parcel.id)
+        .order_by(ConstructionMilestone.happened_on, ConstructionMilestone.id)
+    )
+    return ParcelHistory(parcel, list(changes), list(milestones))
+
+
+def record_milestone(
+    session: Session,
+    *,
+    actor: Actor,
+    parcel_code: str,
+    kind: MilestoneKind,
+    area_m2: Decimal,
+    on: dt.date,
+) -> ConstructionMilestone:
+    """Record a construction step (规划报建, 施工许可, 竣工验收) of a supplied parcel with the
+    floor area it covers, in m²: each step in its order, on a day not in the future and
+    not before the step it follows."""
+    parcel = _parcel(session, actor, parcel_code, Action.change)
+    kind = MilestoneKind(kind)
+    state = RenewalState(parcel.renewal_state)
+    if state not in MILESTONE_STATES[kind]:
+        allowed = "、".join(f"“{s.label}”" for s in MILESTONE_STATES[kind])
+        raise Conflict(
+            f"地块“{parcel.code}”当前为“{state.label}”，{kind.label}只能在{allowed}时登记"
+        )
+    recorded = {
+        MilestoneKind(m.kind): m
+        for m in session.scalars(
+            select(ConstructionMilestone)
+            .where(ConstructionMilestone.parcel_id == parcel.id)
+            .order_by(ConstructionMilestone.happened_on)
+        )
+    }
+    problems = []
+    if area_m2 <= 0 or area_m2 != area_m2.quantize(TWO_PLACES):
+        problems.append(
+            Problem("面积须为正数，最多两位小数（平方米）", column="area_m2", value=str(area_m2))
+        )
+    if on > today():
+        problems.append(Problem(f"日期不能晚于今天（{today()}）", column="on", value=str(on)))
+    needed = MILESTONE_NEEDS[kind]
+    if needed is not None:
+        if needed not in recorded:
+            problems.append(Problem(f"须先登记{needed.label}", column="kind", value=kind.value))
+        elif on < recorded[needed].happened_on:
+            problems.append(
+                Problem(
+                    f"不能早于{needed.label}（{recorded[needed].happened_on}）",
+                    column="on",
+                    value=str(on),
+                )
+            )
+    if problems:
+        raise Invalid(f"地块“{parcel.code}”的{kind.label}有误", problems)
+    milestone = ConstructionMilestone(
+        parcel_id=parcel.id, kind=kind.value, area_m2=area_m2, happened_on=on, actor=actor.username
+    )
+    session.add(milestone)
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action=Action.add.value,
+        resource=PARCELS.resource,
+        record_id=parcel.code,
+        town_id=parcel.town_id,
+        after=snapshot(milestone),
+        detail=f"{kind.label}：{area_m2} 平方米（{on}）",
+    )
+    return milestone
+
+
+def set_performance(
+    session: Session,
+    *,
+    actor: Actor,
+    parcel_code: str,
+    year: int,
+    figures: Figures,
+) -> ParcelPerformance:
+    """Record (or correct) a parcel's figures for ``year``: output and tax per mu in
+    万元/亩, and the floor-area ratio."""
+    parcel = _parcel(session, actor, parcel_code, Action.change)
+    row = session.scalars(
+        select(ParcelPerformance).where(
+            ParcelPerformance.parcel_id == parcel.id, ParcelPerformance.year == year
+        )
+    ).first()
+    before = snapshot(row) if row is not None else None
+    if row is None:
+        row = ParcelPerformance(parcel_id=parcel.id, year=year)
+        session.add(row)
+    row.output_per_mu = figures.output_per_mu
+    row.tax_per_mu = figures.tax_per_mu
+    row.floor_area_ratio = figures.floor_area_ratio
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action=Action.change.value,
+        resource=PARCELS.resource,
+        record_id=parcel.code,
+        town_id=parcel.town_id,
+        before=before,
+        after=snapshot(row),
+        detail=f"{year} 年亩均数据",
+    )
+    return row
+
+
+def _figures(row: ParcelPerformance) -> Figures:
+    return Figures(row.output_per_mu, row.tax_per_mu, row.floor_area_ratio)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A parcel on the year's low-efficiency list and the measures that put it there."""
+
+    parcel: Parcel
+    town: Town
+    figures: Figures
+    findings: list[Finding]
+
+    @property
+    def explanation(self) -> str:
+        return "；".join(str(finding) for finding in self.findings)
+
+
+def identify(
+    session: Session, *, actor: Actor, year: int, town_id: int | None = None
+) -> tuple[Figures, list[Candidate]]:
+    """The year's bounds and the parcels whose figures of ``year`` fall under them
+    (setting ``identification_thresholds``), by town and code."""
+    bounds_setting = identification_thresholds(year)
+    bounds = Figures(
+        bounds_setting.output_per_mu, bounds_setting.tax_per_mu, bounds_setting.floor_area_ratio
+    )
+    stmt = (
+        select(Parcel, Town, ParcelPerformance)
+        .join(Town, Town.id == Parcel.town_id)
+        .join(ParcelPerformance, ParcelPerformance.parcel_id == Parcel.id)
+        .where(ParcelPerformance.year == year)
+        .order_by(Town.code, Parcel.code)
+    )
+    if town_id is not None:
+        stmt = stmt.where(Parcel.town_id == town_id)
+    stmt = restrict(session, actor, stmt, PARCELS.resource)
+    candidates = []
+    for parcel, town, row in session.execute(stmt):
+        figures = _figures(row)
+        findings = low_efficiency(figures, bounds)
+        if findings:
+            candidates.append(Candidate(parcel, town, figures, findings))
+    return bounds, candidates
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A parcel's figures before and after renewal (``None`` where not known)."""
+
+    parcel: Parcel
+    before_year: int | None
+    before: Figures | None
+    after_year: int | None
+    after: Figures | None
+
+
+@dataclass
+class TownComparison:
+    """A town's before and after: per-mu figures and floor-area ratio averaged over the
+    land (weighted by each parcel's ``area_mu``) of its parcels known both before and
+    after."""
+
+    town: Town
+    parcels: int = 0
+    area_mu: Decimal = Decimal(0)
+    _sums: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    _areas: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+
+    def add(self, comparison: Comparison) -> None:
+        assert comparison.before is not None
+        assert comparison.after is not None
+        self.parcels += 1
+        self.area_mu += comparison.parcel.area_mu
+        for when, figures in (("before", comparison.before), ("after", comparison.after)):
+            for name in ("output_per_mu", "tax_per_mu", "floor_area_ratio"):
+                value = getattr(figures, name)
+                if value is not None:
+                    self._sums[f"{when}.{name}"] += value * comparison.parcel.area_mu
+                    self._areas[f"{when}.{name}"] += comparison.parcel.area_mu
+
+    def mean(self, when: str, name: str) -> Decimal | None:
+        """The land-weighted mean of ``name`` (``before`` or ``after``), two places."""
+        area = self._areas.get(f"{when}.{name}")
+        if not area:
+            return None
+        return (self._sums[f"{when}.{name}"] / area).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
+
+
+def _first_days(session: Session, state: RenewalState) -> dict[int, dt.date]:
+    """Each parcel's first day in ``state``."""
+    return dict(
+        session.execute(  # type: ignore[arg-type]
+            select(ParcelStateChange.parcel_id, func.min(ParcelStateChange.changed_on))
+            .where(ParcelStateChange.to_state == state.value)
+            .group_by(ParcelStateChange.parcel_id)
+        ).all()
+    )
+
+
+def before_after(
+    session: Session, *, actor: Actor, town_id: int | None = None
+) -> tuple[list[Comparison], list[TownComparison]]:
+    """Per parcel with figures, its figures before and after renewal
+    (``rules.before_and_after`` picks the years); per town, the land-weighted means of
+    the parcels known both before and after."""
+    stmt = select(Parcel).order_by(Parcel.code)
+    if town_id is not None:
+        stmt = stmt.where(Parcel.town_id == town_id)
+    parcels = {p.id: p for p in session.scalars(restrict(session, actor, stmt, "parcel"))}
+    rows: dict[int, dict[int, ParcelPerformance]] = defaultdict(dict)
+    for row in session.scalars(
+        select(ParcelPerformance).where(ParcelPerformance.parcel_id.in_(list(parcels)))
+    ):
+        rows[row.parcel_id][row.year] = row
+    identified = _first_days(session, RenewalState.identified)
+    producing = _first_days(session, RenewalState.producing)
+    towns = {t.id: t for t in session.scalars(select(Town))}
+    comparisons: list[Comparison] = []
+    by_town: dict[int, TownComparison] = {}
+    for parcel_id, years in rows.items():
+        parcel = parcels[parcel_id]
+        identified_on, producing_on = identified.get(parcel_id), producing.get(parcel_id)
+        before_year, after_year = before_and_after(
+            list(years),
+            identified_on.year if identified_on else None,
+            producing_on.year if producing_on else None,
+        )
+        comparison = Comparison(
+            parcel,
+            before_year,
+            _figures(years[before_year]) if before_year is not None else None,
+            after_year,
+            _figures(years[after_year]) if after_year is not None else None,
+        )
+        comparisons.append(comparison)
+        if comparison.before is not None and comparison.after is not None:
+            town = by_town.setdefault(parcel.town_id, TownComparison(towns[parcel.town_id]))
+            town.add(comparison)
+    comparisons.sort(key=lambda c: c.parcel.code)
+    return comparisons, sorted(by_town.values(), key=lambda t: t.town.code)
