@@ -148,9 +148,7 @@ def test_plan_published_needs_a_comment_period_and_relocating_waits_for_its_end(
 ) -> None:
     make_parcel(session, "T-PLAN")
     with pytest.raises(Invalid) as missing:
-        change_state(
-            session, actor=CITY, parcel_code="T-PLAN", to_state=S.plan_published, on=START
-        )
+        change_state(session, actor=CITY, parcel_code="T-PLAN", to_state=S.plan_published, on=START)
     assert missing.value.problems[0].column == "comment_until"
     with pytest.raises(Invalid):
         change_state(
@@ -218,9 +216,7 @@ def test_a_town_moves_its_own_parcels_only_and_a_refusal_is_logged(session: Sess
     )
     intruder = town_actor(other)
     with pytest.raises(Forbidden):
-        change_state(
-            session, actor=intruder, parcel_code="T-OWN", to_state=S.relocating, on=START
-        )
+        change_state(session, actor=intruder, parcel_code="T-OWN", to_state=S.relocating, on=START)
     refusal = session.scalars(
         select(AuditEntry).where(
             AuditEntry.actor == intruder.username, AuditEntry.outcome == "refused"
@@ -229,9 +225,7 @@ def test_a_town_moves_its_own_parcels_only_and_a_refusal_is_logged(session: Sess
     assert refusal is not None
     assert refusal.record_id == "T-OWN"
     with pytest.raises(Forbidden):
-        change_state(
-            session, actor=AUDITOR, parcel_code="T-OWN", to_state=S.relocating, on=START
-        )
+        change_state(session, actor=AUDITOR, parcel_code="T-OWN", to_state=S.relocating, on=START)
     with pytest.raises(NotFound):
         change_state(session, actor=CITY, parcel_code="NO-SUCH", to_state=S.relocating, on=START)
 
@@ -350,9 +344,7 @@ def test_identification_explains_which_measure_put_each_parcel_on_the_list(
     }
     explained = {c.parcel.code: c.explanation for c in found}
     assert explained["T-ID-OUT"] == "亩均产值 99.99万元/亩 低于 100万元/亩"
-    monkeypatch.setenv(
-        "GONGJIAN_IDENTIFICATION_THRESHOLDS", '{"2030": {"output_per_mu": 120.5}}'
-    )
+    monkeypatch.setenv("GONGJIAN_IDENTIFICATION_THRESHOLDS", '{"2030": {"output_per_mu": 120.5}}')
     from gongjian.config import get_settings
 
     get_settings.cache_clear()
@@ -395,7 +387,9 @@ def test_before_and_after_per_parcel_and_land_weighted_per_town(session: Session
     for parcel_code in ("T-BA-1", "T-BA-2", "T-BA-3"):
         session.add(
             ParcelStateChange(
-                parcel_id=session.scalars(select(Parcel.id).where(Parcel.code == parcel_code)).one(),
+                parcel_id=session.scalars(
+                    select(Parcel.id).where(Parcel.code == parcel_code)
+                ).one(),
                 to_state=S.identified.value,
                 changed_on=dt.date(2021, 3, 1),
                 actor="test",
