@@ -16,7 +16,6 @@ is already stored are skipped; new ones start as 低效认定 (identified) on th
 from __future__ import annotations
 
 import json
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -27,26 +26,17 @@ from sqlalchemy import select
 from gongjian.auth.choices import Action
 from gongjian.auth.permissions import authorize
 from gongjian.errors import Invalid, Problem
-from gongjian.geo.area import area_m2, m2_to_mu
 from gongjian.geo.crs import InputCrs
-from gongjian.geo.shapes import check_geometry, read_features
+from gongjian.geo.shapes import read_features
 from gongjian.imports.base import RAW, BaseImporter, ImportResult, Progress, file_sha256
 from gongjian.imports.files import row_position
 from gongjian.imports.sample_check import MAX_PROBLEMS
-from gongjian.periods import today
-from gongjian.renewal.choices import Ownership, RenewalState
-from gongjian.renewal.models import Parcel, ParcelStateChange, Park, ThemePark
-from gongjian.towns.models import Town
+from gongjian.renewal.models import Parcel
+from gongjian.renewal.services import ParcelLookups, as_text, new_parcel, start_histories
 
 COLUMNS = ("code", "town", "name", "park", "theme_park", "ownership", "owner_name")
 NUMERIC = ("area_mu",)
 GEOJSON = (".geojson", ".json")
-CODE_MAX = 30
-"""Longest parcel code the database holds (characters)."""
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
 
 
 class ParcelImporter(BaseImporter):
@@ -79,8 +69,8 @@ class ParcelImporter(BaseImporter):
                 "position": feature.index,
                 "code": feature.parcel_id,
                 "geometry": json.dumps(mapping(feature.geometry)),
-                **{c: _text(feature.properties.get(c)) for c in COLUMNS if c != "code"},
-                "area_mu": _text(feature.properties.get("area_mu")),
+                **{c: as_text(feature.properties.get(c)) for c in COLUMNS if c != "code"},
+                "area_mu": as_text(feature.properties.get("area_mu")),
             }
             for feature in features
         ]
@@ -115,18 +105,14 @@ class ParcelImporter(BaseImporter):
                 f"{source} 缺少必需的列",
                 [Problem(f"缺少列 {c}", file=source, column=c) for c in missing],
             )
-        towns: dict[str, Town] = {}
-        for town in self.session.scalars(select(Town)):
-            towns[town.name] = towns[town.code] = town
-        parks = {p.code: p for p in self.session.scalars(select(Park))}
-        themes = {t.code: t for t in self.session.scalars(select(ThemePark))}
+        lookups = ParcelLookups.load(self.session)
         stored = set(self.session.scalars(select(Parcel.code)))
         problems: list[Problem] = []
         seen: dict[str, int] = {}
         self.parcels = []
         for row in self._rows():
             where = row["position"] if self.geojson else row["position"] + 2
-            found = self._parcel(row, towns, parks, themes, seen, where, source)
+            found = self._parcel(row, lookups, seen, where, source)
             if isinstance(found, list):
                 problems.extend(found)
             elif found.code not in stored:
@@ -141,99 +127,38 @@ class ParcelImporter(BaseImporter):
     def _parcel(
         self,
         row: dict[str, Any],
-        towns: dict[str, Town],
-        parks: dict[str, Park],
-        themes: dict[str, ThemePark],
+        lookups: ParcelLookups,
         seen: dict[str, int],
         where: int,
         source: str,
     ) -> Parcel | list[Problem]:
         """The parcel of one row, or what is wrong with it."""
-        problems = []
-
-        def problem(column: str, reason: str) -> None:
-            value = _text(row.get(column)) or None
-            problems.append(Problem(reason, file=source, row=where, column=column, value=value))
-
-        code = _text(row.get("code"))
-        id_column = "parcel_id" if self.geojson else "code"
-        if not code:
-            problem("code", f"缺少地块编号（{id_column}）")
-        elif len(code) > CODE_MAX:
-            problem("code", f"地块编号最长 {CODE_MAX} 个字符")
-        elif code in seen:
-            problem("code", f"地块编号与第 {seen[code]} {'个要素' if self.geojson else '行'}重复")
-        else:
+        crs = InputCrs.wgs84 if self.geojson else self.crs
+        parcel, found = new_parcel(row, lookups, crs)
+        code = as_text(row.get("code"))
+        if code in seen:
+            found.append(
+                ("code", f"地块编号与第 {seen[code]} {'个要素' if self.geojson else '行'}重复")
+            )
+        elif code:
             seen[code] = where
-        town = towns.get(_text(row.get("town")))
-        if town is None:
-            problem("town", "镇街不存在（填写镇街名称或代码）")
-        park = None
-        if _text(row.get("park")):
-            park = parks.get(_text(row.get("park")))
-            if park is None:
-                problem("park", "没有这个编号的工业园")
-            elif town is not None and park.town_id != town.id:
-                problem("park", f"工业园不在{town.name}")
-        theme = None
-        if _text(row.get("theme_park")):
-            theme = themes.get(_text(row.get("theme_park")))
-            if theme is None:
-                problem("theme_park", "没有这个编号的主题产业园")
-        ownership = Ownership.collective
-        if _text(row.get("ownership")):
-            try:
-                ownership = Ownership.parse(_text(row.get("ownership")))
-            except ValueError as exc:
-                problem("ownership", str(exc))
-        geometry, size = None, None
-        if _text(row.get("geometry")):
-            crs = InputCrs.wgs84 if self.geojson else self.crs
-            shape, reasons = check_geometry(_text(row.get("geometry")), crs)
-            for reason in reasons:
-                problem("geometry", reason)
-            if shape is not None:
-                geometry = mapping(shape)
-                size = m2_to_mu(area_m2(geometry))
-        elif _text(row.get("area_mu")):
-            try:
-                size = Decimal(_text(row.get("area_mu")))
-            except InvalidOperation:
-                problem("area_mu", "面积（亩）不是数值")
-            else:
-                if not size.is_finite() or size <= 0 or size != size.quantize(Decimal("0.01")):
-                    problem("area_mu", "面积（亩）须为正数，最多两位小数")
-        else:
-            problem("area_mu", "没有几何时须填写面积（亩）")
-        if problems or town is None or size is None:
-            return problems
-        return Parcel(
-            code=code,
-            name=_text(row.get("name")) or None,
-            town_id=town.id,
-            park_id=park.id if park else None,
-            theme_park_id=theme.id if theme else None,
-            geometry=dict(geometry) if geometry else None,
-            area_mu=size,
-            renewal_state=RenewalState.identified,
-            ownership=ownership,
-            owner_name=_text(row.get("owner_name")) or None,
-        )
+        if not found and parcel is not None:
+            return parcel
+        return [
+            Problem(
+                reason,
+                file=source,
+                row=where,
+                column=column,
+                value=as_text(row.get(column)) or None,
+            )
+            for column, reason in found
+        ]
 
     def write(self, import_id: int) -> int:
         self.session.add_all(self.parcels)
         self.session.flush()
-        day = today()
-        self.session.add_all(
-            ParcelStateChange(
-                parcel_id=parcel.id,
-                from_state=None,
-                to_state=RenewalState.identified.value,
-                changed_on=day,
-                reason=f"导入（导入记录 #{import_id}）",
-                actor=self.actor.username,
-            )
-            for parcel in self.parcels
+        start_histories(
+            self.session, self.parcels, actor=self.actor, reason=f"导入（导入记录 #{import_id}）"
         )
-        self.session.flush()
         return len(self.parcels)

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
 
+from shapely.geometry import mapping
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -22,14 +25,19 @@ from gongjian.auth.choices import Action
 from gongjian.auth.permissions import authorize, authorize_some, restrict
 from gongjian.config import identification_thresholds
 from gongjian.errors import Conflict, Invalid, Problem
+from gongjian.geo.area import area_m2, m2_to_mu
+from gongjian.geo.crs import InputCrs
+from gongjian.geo.shapes import check_geometry
 from gongjian.periods import today
-from gongjian.records import RecordKind, read_record
-from gongjian.renewal.choices import MilestoneKind, RenewalState
+from gongjian.records import RecordKind, add_record, read_record
+from gongjian.renewal.choices import MilestoneKind, Ownership, RenewalState
 from gongjian.renewal.models import (
     ConstructionMilestone,
     Parcel,
     ParcelPerformance,
     ParcelStateChange,
+    Park,
+    ThemePark,
 )
 from gongjian.renewal.rules import (
     MILESTONE_NEEDS,
@@ -46,6 +54,8 @@ from gongjian.towns.models import Town
 PARCELS = RecordKind(Parcel, "parcel", "town_id")
 REASON_MAX = 500
 TWO_PLACES = Decimal("0.01")
+CODE_MAX = 30
+"""Longest parcel code the database holds (characters)."""
 
 
 def _parcel(session: Session, actor: Actor, code: str, action: Action) -> Parcel:
@@ -53,6 +63,136 @@ def _parcel(session: Session, actor: Actor, code: str, action: Action) -> Parcel
     authorize_some(session, actor, action, PARCELS.resource, record_id=code)
     parcel = read_record(session, PARCELS, actor=actor, code=code)
     authorize(session, actor, action, PARCELS.resource, town_id=parcel.town_id, record_id=code)
+    return parcel
+
+
+@dataclass(frozen=True)
+class ParcelLookups:
+    """What a new parcel's references are checked against: towns by name and by code,
+    parks and theme parks by code."""
+
+    towns: dict[str, Town]
+    parks: dict[str, Park]
+    themes: dict[str, ThemePark]
+
+    @classmethod
+    def load(cls, session: Session) -> ParcelLookups:
+        towns: dict[str, Town] = {}
+        for town in session.scalars(select(Town)):
+            towns[town.name] = towns[town.code] = town
+        return cls(
+            towns,
+            {park.code: park for park in session.scalars(select(Park))},
+            {theme.code: theme for theme in session.scalars(select(ThemePark))},
+        )
+
+
+def as_text(value: Any) -> str:
+    """A cell or field as stripped text; ``None`` as empty."""
+    return "" if value is None else str(value).strip()
+
+
+def new_parcel(
+    values: Mapping[str, Any], lookups: ParcelLookups, crs: InputCrs
+) -> tuple[Parcel | None, list[tuple[str, str]]]:
+    """The parcel that ``values`` describe, as 低效认定 (identified); or ``None`` and
+    each problem as ``(column, reason)``.
+
+    ``values`` hold ``code``, ``town`` (name or code), and ``geometry`` (a GeoJSON
+    mapping, or GeoJSON or WKT text, in ``crs``) or ``area_mu``; optionally ``name``,
+    ``park`` and ``theme_park`` (codes), ``ownership`` (identifier or label) and
+    ``owner_name``. A geometry is stored in WGS84 and gives the area, on the ellipsoid,
+    in mu (``area_mu`` is then ignored).
+    """
+    problems: list[tuple[str, str]] = []
+    code = as_text(values.get("code"))
+    if not code:
+        problems.append(("code", "缺少地块编号"))
+    elif len(code) > CODE_MAX:
+        problems.append(("code", f"地块编号最长 {CODE_MAX} 个字符"))
+    town = lookups.towns.get(as_text(values.get("town")))
+    if town is None:
+        problems.append(("town", "镇街不存在（填写镇街名称或代码）"))
+    park = lookups.parks.get(as_text(values.get("park")))
+    if as_text(values.get("park")):
+        if park is None:
+            problems.append(("park", "没有这个编号的工业园"))
+        elif town is not None and park.town_id != town.id:
+            problems.append(("park", f"工业园不在{town.name}"))
+    theme = lookups.themes.get(as_text(values.get("theme_park")))
+    if as_text(values.get("theme_park")) and theme is None:
+        problems.append(("theme_park", "没有这个编号的主题产业园"))
+    ownership = Ownership.collective
+    if as_text(values.get("ownership")):
+        try:
+            ownership = Ownership.parse(as_text(values.get("ownership")))
+        except ValueError as exc:
+            problems.append(("ownership", str(exc)))
+    geometry, size = None, None
+    raw_geometry = values.get("geometry")
+    if raw_geometry is not None and as_text(raw_geometry):
+        shape, reasons = check_geometry(raw_geometry, crs)
+        problems += [("geometry", reason) for reason in reasons]
+        if shape is not None:
+            geometry = dict(mapping(shape))
+            size = m2_to_mu(area_m2(geometry))
+    elif as_text(values.get("area_mu")):
+        try:
+            size = Decimal(as_text(values.get("area_mu")))
+        except InvalidOperation:
+            problems.append(("area_mu", "面积（亩）不是数值"))
+        else:
+            if not size.is_finite() or size <= 0 or size != size.quantize(TWO_PLACES):
+                problems.append(("area_mu", "面积（亩）须为正数，最多两位小数"))
+    else:
+        problems.append(("area_mu", "没有几何时须填写面积（亩）"))
+    if problems or town is None or size is None:
+        return None, problems
+    return Parcel(
+        code=code,
+        name=as_text(values.get("name")) or None,
+        town_id=town.id,
+        park_id=park.id if park else None,
+        theme_park_id=theme.id if theme else None,
+        geometry=geometry,
+        area_mu=size,
+        renewal_state=RenewalState.identified,
+        ownership=ownership,
+        owner_name=as_text(values.get("owner_name")) or None,
+    ), []
+
+
+def start_histories(
+    session: Session, parcels: Sequence[Parcel], *, actor: Actor, reason: str
+) -> None:
+    """Begin new parcels' histories: 低效认定 (identified) today."""
+    day = today()
+    session.add_all(
+        ParcelStateChange(
+            parcel_id=parcel.id,
+            to_state=RenewalState.identified.value,
+            changed_on=day,
+            reason=reason,
+            actor=actor.username,
+        )
+        for parcel in parcels
+    )
+    session.flush()
+
+
+def add_parcel(
+    session: Session, *, actor: Actor, values: Mapping[str, Any], crs: InputCrs = InputCrs.wgs84
+) -> Parcel:
+    """Add one parcel (see ``new_parcel``); ``Invalid`` naming every bad field, and
+    nothing written, when it is refused."""
+    parcel, problems = new_parcel(values, ParcelLookups.load(session), crs)
+    if parcel is None:
+        raise Invalid(
+            f"地块“{as_text(values.get('code'))}”有误，未添加",
+            [Problem(reason, column=column) for column, reason in problems],
+        )
+    add_record(session, PARCELS, actor=actor, obj=parcel, detail=f"添加地块 {parcel.code}")
+    start_histories(session, [parcel], actor=actor, reason="添加")
     return parcel
 
 
