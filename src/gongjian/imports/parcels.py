@@ -4,17 +4,19 @@ GeoJSON: a FeatureCollection of Polygon or MultiPolygon features whose propertie
 ``parcel_id`` (the parcel's code) and ``town`` (name or code). Tables: a row per parcel
 with ``code`` and ``town``, and either ``geometry`` (GeoJSON or WKT text) or
 ``area_mu``. Optional everywhere: ``name``, ``park`` (a park's code, in the same town),
-``theme_park`` (a theme park's code), ``ownership`` (identifier or label), ``owner_name``.
+``theme_park`` (a theme park's code), ``ownership`` (identifier or label), ``owner_name``,
+``identified_on`` (the day it was identified as low-efficiency; default the import day).
 
 Coordinates are read in the CRS the caller names (``wgs84``, ``cgcs2000`` or ``gcj02``)
 and stored in WGS84. A parcel with a geometry takes its area from it (on the WGS84
 ellipsoid, in mu); ``area_mu`` is then ignored. Problems name the file, the row (the
 header is row 1) or the feature (its 0-based index) and the column. Parcels whose code
-is already stored are skipped; new ones start as 低效认定 (identified) on the import day.
+is already stored are skipped; new ones start as 低效认定 (identified).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -32,9 +34,24 @@ from gongjian.imports.base import RAW, BaseImporter, ImportResult, Progress, fil
 from gongjian.imports.files import row_position
 from gongjian.imports.sample_check import MAX_PROBLEMS
 from gongjian.renewal.models import Parcel
-from gongjian.renewal.services import ParcelLookups, as_text, new_parcel, start_histories
+from gongjian.renewal.services import (
+    ParcelLookups,
+    as_text,
+    identified_day,
+    new_parcel,
+    start_histories,
+)
 
-COLUMNS = ("code", "town", "name", "park", "theme_park", "ownership", "owner_name")
+COLUMNS = (
+    "code",
+    "town",
+    "name",
+    "park",
+    "theme_park",
+    "ownership",
+    "owner_name",
+    "identified_on",
+)
 NUMERIC = ("area_mu",)
 GEOJSON = (".geojson", ".json")
 
@@ -57,7 +74,7 @@ class ParcelImporter(BaseImporter):
         super().__init__(session, actor=actor, progress=progress)
         self.crs = crs
         self.geojson = False
-        self.parcels: list[Parcel] = []
+        self.parcels: list[tuple[Parcel, dt.date]] = []
 
     def run_file(self, path: Path, *, dry_run: bool = False) -> ImportResult:
         """Import a GeoJSON file, or a table (CSV, Parquet, Excel)."""
@@ -116,11 +133,11 @@ class ParcelImporter(BaseImporter):
             if isinstance(found, list):
                 problems.extend(found)
             elif found.code not in stored:
-                self.parcels.append(found)
+                self.parcels.append((found, identified_day(row)[0]))
         if problems:
             shown = problems[:MAX_PROBLEMS]
             raise Invalid(f"{source} 有 {len(problems)} 处问题，未导入任何地块", shown)
-        for town_id in sorted({p.town_id for p in self.parcels}):
+        for town_id in sorted({p.town_id for p, _ in self.parcels}):
             authorize(self.session, self.actor, Action.add, self.resource, town_id=town_id)
         return len(seen)
 
@@ -156,7 +173,7 @@ class ParcelImporter(BaseImporter):
         ]
 
     def write(self, import_id: int) -> int:
-        self.session.add_all(self.parcels)
+        self.session.add_all(parcel for parcel, _ in self.parcels)
         self.session.flush()
         start_histories(
             self.session, self.parcels, actor=self.actor, reason=f"导入（导入记录 #{import_id}）"

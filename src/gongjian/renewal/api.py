@@ -15,6 +15,7 @@ from gongjian.renewal.schemas import (
     IdentificationRead,
     MilestoneCreate,
     MilestoneRead,
+    ParcelCreate,
     ParcelHistoryRead,
     ParcelRead,
     ParcelStateChangeCreate,
@@ -43,6 +44,16 @@ def _figures(figures: Figures | None) -> PerformanceCreate | None:
         tax_per_mu=figures.tax_per_mu,
         floor_area_ratio=figures.floor_area_ratio,
     )
+
+
+@router.post("/parcels", response_model=ParcelRead, status_code=201)
+def add_parcel(body: ParcelCreate, session: SessionDep, actor: ActorDep) -> ParcelRead:
+    """Add a parcel as 低效认定; its geometry is checked (422 naming the reason: invalid or
+    self-intersecting and where, empty, outside China, latitude and longitude swapped)
+    and stored in WGS84, and gives its area on the ellipsoid in mu."""
+    values = body.model_dump(exclude={"crs"})
+    parcel = services.add_parcel(session, actor=actor, values=values, crs=body.crs)
+    return ParcelRead.model_validate(parcel)
 
 
 @router.get("/parcels/{code}/history", response_model=ParcelHistoryRead)
@@ -151,3 +162,271 @@ def before_after(session: SessionDep, actor: ActorDep, town: TownQuery = None) -
 
 
 MEASURES = ("output_per_mu", "tax_per_mu", "floor_area_ratio")
+
+
+# --- Theme parks, enterprises, the land-reserve ledger, leases and the rent index --------
+# (one section of its own, imports included, so that it can be read and moved whole)
+
+from fastapi import Depends  # noqa: E402
+
+from gongjian.periods import parse_as_of  # noqa: E402
+from gongjian.renewal import enterprises, leases, reserve  # noqa: E402
+from gongjian.renewal.choices import EnterpriseKind, ReserveEntryKind  # noqa: E402
+from gongjian.renewal.rent_rules import parse_quarter  # noqa: E402
+from gongjian.renewal.schemas import (  # noqa: E402
+    EnterpriseCreate,
+    EnterpriseRead,
+    EnterpriseUpdate,
+    LeaseCreate,
+    LeaseDetailRead,
+    LeaseRead,
+    LeaseUpdate,
+    ReleaseCreate,
+    RentIndexRead,
+    ReserveBalanceRead,
+    ReserveCreate,
+    ReserveEntryRead,
+    SubleaseFlagRead,
+    ThemeParkCreate,
+    ThemeParkRead,
+    ThemeParkSummaryRead,
+    ThemeParkUpdate,
+)
+from gongjian.schemas import Page, Paging  # noqa: E402
+
+PagingDep = Annotated[Paging, Depends()]
+ParcelQuery = Annotated[str | None, Query(description="地块编号")]
+AsOfQuery = Annotated[
+    str | None, Query(description="截至日期 2023-01-31 或时段 2023-01（取其最后一天）；默认今天")
+]
+
+
+@router.get("/theme-parks", response_model=Page[ThemeParkRead], summary="主题产业园列表")
+def list_theme_parks(
+    session: SessionDep, actor: ActorDep, paging: PagingDep
+) -> Page[ThemeParkRead]:
+    """The theme industrial parks (主题产业园), by code."""
+    total, rows = enterprises.list_theme_parks(
+        session, actor=actor, limit=paging.limit, offset=paging.offset
+    )
+    return Page.of(ThemeParkRead, paging, total, rows)
+
+
+@router.get("/theme-parks/summary", response_model=list[ThemeParkSummaryRead])
+def theme_park_summary(session: SessionDep, actor: ActorDep) -> list[ThemeParkSummaryRead]:
+    """Per theme park: parcels assigned (count, mu), enterprises (signed ones by kind,
+    unsigned ones) and the signed enterprises' agreed investment (万元)."""
+    found = enterprises.theme_park_summary(session, actor=actor)
+    return [ThemeParkSummaryRead.model_validate(row) for row in found]
+
+
+@router.get("/theme-parks/{code}", response_model=ThemeParkRead, summary="主题产业园详情")
+def get_theme_park(code: str, session: SessionDep, actor: ActorDep) -> ThemeParkRead:
+    """One theme park."""
+    return ThemeParkRead.model_validate(enterprises.get_theme_park(session, actor=actor, code=code))
+
+
+@router.post("/theme-parks", response_model=ThemeParkRead, status_code=201)
+def add_theme_park(body: ThemeParkCreate, session: SessionDep, actor: ActorDep) -> ThemeParkRead:
+    """Add a theme park (the city only)."""
+    park = enterprises.add_theme_park(session, actor=actor, **body.model_dump())
+    return ThemeParkRead.model_validate(park)
+
+
+@router.patch("/theme-parks/{code}", response_model=ThemeParkRead)
+def update_theme_park(
+    code: str, body: ThemeParkUpdate, session: SessionDep, actor: ActorDep
+) -> ThemeParkRead:
+    """Change a theme park's name or theme (the city only)."""
+    changes = body.model_dump(exclude_unset=True)
+    park = enterprises.update_theme_park(session, actor=actor, code=code, changes=changes)
+    return ThemeParkRead.model_validate(park)
+
+
+@router.get("/enterprises", response_model=Page[EnterpriseRead], summary="企业列表")
+def list_enterprises(
+    session: SessionDep,
+    actor: ActorDep,
+    paging: PagingDep,
+    town: TownQuery = None,
+    kind: Annotated[EnterpriseKind | None, Query(description="attracted 或 expansion")] = None,
+    signed: Annotated[bool | None, Query(description="是否已签订协议")] = None,
+    theme_park: Annotated[str | None, Query(description="主题产业园编号")] = None,
+) -> Page[EnterpriseRead]:
+    """Enterprises attracted (新招引) or expanding (增资扩产), by code, filtered."""
+    total, rows = enterprises.list_enterprises(
+        session,
+        actor=actor,
+        town=town,
+        kind=kind,
+        signed=signed,
+        theme_park=theme_park,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+    return Page.of(EnterpriseRead, paging, total, rows)
+
+
+@router.get("/enterprises/{code}", response_model=EnterpriseRead, summary="企业详情")
+def get_enterprise(code: str, session: SessionDep, actor: ActorDep) -> EnterpriseRead:
+    """One enterprise."""
+    found = enterprises.get_enterprise(session, actor=actor, code=code)
+    return EnterpriseRead.model_validate(found)
+
+
+@router.post("/enterprises", response_model=EnterpriseRead, status_code=201)
+def add_enterprise(body: EnterpriseCreate, session: SessionDep, actor: ActorDep) -> EnterpriseRead:
+    """Add an enterprise (a town in its own town only)."""
+    found = enterprises.add_enterprise(session, actor=actor, **body.model_dump())
+    return EnterpriseRead.model_validate(found)
+
+
+@router.patch("/enterprises/{code}", response_model=EnterpriseRead)
+def update_enterprise(
+    code: str, body: EnterpriseUpdate, session: SessionDep, actor: ActorDep
+) -> EnterpriseRead:
+    """Change the fields sent of an enterprise."""
+    changes = body.model_dump(exclude_unset=True)
+    found = enterprises.update_enterprise(session, actor=actor, code=code, changes=changes)
+    return EnterpriseRead.model_validate(found)
+
+
+@router.get("/reserve", response_model=Page[ReserveEntryRead], summary="收储台账")
+def list_reserve_entries(
+    session: SessionDep,
+    actor: ActorDep,
+    paging: PagingDep,
+    town: TownQuery = None,
+    parcel: ParcelQuery = None,
+    kind: Annotated[
+        ReserveEntryKind | None, Query(description="reserve_on_account 或 release")
+    ] = None,
+) -> Page[ReserveEntryRead]:
+    """Entries of the land-reserve ledger, by date."""
+    total, rows = reserve.list_entries(
+        session,
+        actor=actor,
+        town=town,
+        parcel=parcel,
+        kind=kind,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+    return Page.of(ReserveEntryRead, paging, total, rows)
+
+
+@router.post("/reserve", response_model=ReserveEntryRead, status_code=201)
+def reserve_on_account(
+    body: ReserveCreate, session: SessionDep, actor: ActorDep
+) -> ReserveEntryRead:
+    """Take a parcel into the reserve on account (挂账收储); 409 if it already is."""
+    entry = reserve.reserve_on_account(session, actor=actor, **body.model_dump())
+    return ReserveEntryRead.model_validate(entry)
+
+
+@router.post("/reserve/release", response_model=ReserveEntryRead, status_code=201)
+def release_from_reserve(
+    body: ReleaseCreate, session: SessionDep, actor: ActorDep
+) -> ReserveEntryRead:
+    """Release land from the reserve when supplied (供地出库); 422 beyond what was
+    reserved, with the figures."""
+    entry = reserve.release(session, actor=actor, **body.model_dump())
+    return ReserveEntryRead.model_validate(entry)
+
+
+@router.get("/reserve/balance", response_model=ReserveBalanceRead)
+def reserve_balance(
+    session: SessionDep,
+    actor: ActorDep,
+    town: TownQuery = None,
+    parcel: ParcelQuery = None,
+    as_of: AsOfQuery = None,
+) -> ReserveBalanceRead:
+    """The reserve's balance (mu, 万元) as of a day: the city's or a town's total, per
+    town and per parcel."""
+    found = reserve.balance(
+        session, actor=actor, as_of=parse_as_of(as_of), town=town, parcel=parcel
+    )
+    return ReserveBalanceRead.model_validate(found)
+
+
+@router.get("/leases", response_model=Page[LeaseRead], summary="租赁列表")
+def list_leases(
+    session: SessionDep,
+    actor: ActorDep,
+    paging: PagingDep,
+    town: TownQuery = None,
+    parcel: ParcelQuery = None,
+    subleases: Annotated[
+        bool | None, Query(description="true 只列转租，false 只列原始租赁")
+    ] = None,
+) -> Page[LeaseRead]:
+    """Leases and subleases, by code."""
+    total, rows = leases.list_leases(
+        session,
+        actor=actor,
+        town=town,
+        parcel=parcel,
+        subleases=subleases,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+    return Page.of(LeaseRead, paging, total, rows)
+
+
+@router.get("/leases/flags", response_model=list[SubleaseFlagRead])
+def sublease_flags(
+    session: SessionDep, actor: ActorDep, town: TownQuery = None
+) -> list[SubleaseFlagRead]:
+    """Subleases marked up over their parent lease, or over the original lease of their
+    chain, by more than the setting ``sublease_markup_pct`` (二房东)."""
+    found = leases.sublease_flags(session, actor=actor, town=town)
+    return [SubleaseFlagRead.model_validate(flag) for flag in found]
+
+
+@router.get("/leases/{code}", response_model=LeaseDetailRead, summary="租赁详情")
+def get_lease(code: str, session: SessionDep, actor: ActorDep) -> LeaseDetailRead:
+    """A lease with its chain up to the original lease and its subleases."""
+    return LeaseDetailRead.model_validate(leases.get_lease(session, actor=actor, code=code))
+
+
+@router.post("/leases", response_model=LeaseRead, status_code=201)
+def add_lease(body: LeaseCreate, session: SessionDep, actor: ActorDep) -> LeaseRead:
+    """Add a lease, or a sublease of a parent lease."""
+    return LeaseRead.model_validate(leases.add_lease(session, actor=actor, **body.model_dump()))
+
+
+@router.patch("/leases/{code}", response_model=LeaseRead)
+def update_lease(code: str, body: LeaseUpdate, session: SessionDep, actor: ActorDep) -> LeaseRead:
+    """Change the fields sent of a lease (a new parent may not close a loop)."""
+    changes = body.model_dump(exclude_unset=True)
+    return LeaseRead.model_validate(
+        leases.update_lease(session, actor=actor, code=code, changes=changes)
+    )
+
+
+@router.get("/rents/index", response_model=list[RentIndexRead])
+def rent_index(
+    session: SessionDep,
+    actor: ActorDep,
+    town: TownQuery = None,
+    first: Annotated[
+        str | None,
+        Query(alias="from", description="起始季度 2022-Q1（或其中一天）；默认结束季度的上年同季"),
+    ] = None,
+    last: Annotated[
+        str | None, Query(alias="to", description="结束季度 2023-Q1（或其中一天）；默认本季度")
+    ] = None,
+    subleases: Annotated[bool, Query(description="是否计入转租")] = True,
+) -> list[RentIndexRead]:
+    """The median rent (元/m²/month) per town and quarter of the leases in force in it,
+    flagged when it rose more than the setting ``rent_rise_pct`` over a year."""
+    found = leases.town_rent_index(
+        session,
+        actor=actor,
+        town=town,
+        first=parse_quarter(first, field="from") if first else None,
+        last=parse_quarter(last, field="to") if last else None,
+        subleases=subleases,
+    )
+    return [RentIndexRead.model_validate(row) for row in found]

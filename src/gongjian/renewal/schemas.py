@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from gongjian.geo.crs import InputCrs
 from gongjian.renewal.choices import MilestoneKind, Ownership, RenewalState
 from gongjian.renewal.rules import Measure, next_states
 from gongjian.schemas import ReadModel, UpdateModel
@@ -45,6 +46,25 @@ class ParcelUpdate(UpdateModel):
     owner_name: str | None = Field(default=None, max_length=80)
     ownership: Ownership | None = None
     theme_park_id: int | None = None
+
+
+class ParcelCreate(BaseModel):
+    """A new parcel: its geometry (GeoJSON Polygon or MultiPolygon, in ``crs``) gives its
+    area; without one, ``area_mu`` is required."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=30)
+    town: str = Field(description="镇街名称或代码")
+    name: str | None = Field(default=None, max_length=120)
+    geometry: dict[str, Any] | None = None
+    crs: InputCrs = InputCrs.wgs84
+    area_mu: Decimal | None = Field(default=None, gt=0, decimal_places=2)
+    park: str | None = Field(default=None, description="工业园编号")
+    theme_park: str | None = Field(default=None, description="主题产业园编号")
+    ownership: Ownership = Ownership.collective
+    owner_name: str | None = Field(default=None, max_length=80)
+    identified_on: dt.date | None = Field(default=None, description="低效认定日期；默认今天")
 
 
 class ParcelStateChangeCreate(BaseModel):
@@ -172,3 +192,278 @@ class BeforeAfterRead(BaseModel):
 
     parcels: list[ComparisonRead]
     towns: list[TownComparisonRead]
+
+
+# --- Theme parks, enterprises, the land-reserve ledger, leases and the rent index --------
+# Bodies carry types only: the services check values and name each wrong field in
+# Chinese (422). Money is in 万元, areas in mu or m², rents in 元/m²/month, all exact
+# decimals (strings in JSON answers).
+
+from gongjian.renewal.choices import EnterpriseKind, ReserveEntryKind  # noqa: E402
+
+
+class ThemeParkRead(ReadModel):
+    """A theme industrial park (主题产业园)."""
+
+    code: str
+    name: str
+    theme: str
+
+
+class ThemeParkCreate(BaseModel):
+    """A new theme park (the city only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+    name: str
+    theme: str
+
+
+class ThemeParkUpdate(UpdateModel):
+    """Fields of a theme park that may be changed."""
+
+    name: str | None = None
+    theme: str | None = None
+
+
+class ThemeParkSummaryRead(ReadModel):
+    """A theme park's parcels (count, mu), enterprises (signed by kind, unsigned) and
+    the signed enterprises' agreed investment (万元)."""
+
+    code: str
+    name: str
+    theme: str
+    parcels: int
+    area_mu: Decimal
+    attracted: int
+    expansions: int
+    unsigned: int
+    investment_wan: Decimal
+
+
+class EnterpriseRead(ReadModel):
+    """An enterprise: its town by name, its parcel and theme park by code."""
+
+    code: str
+    name: str
+    kind: EnterpriseKind
+    town_id: int
+    town: str
+    parcel: str | None
+    theme_park: str | None
+    industry: str | None
+    agreement_signed_on: dt.date | None
+    signed: bool
+    investment_wan: Decimal
+    actual_investment_wan: Decimal | None
+    jobs: int | None
+
+
+class EnterpriseCreate(BaseModel):
+    """A new enterprise: in ``town`` (name or code), or on ``parcel`` (code; the town
+    and the theme park follow the parcel)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+    name: str
+    kind: EnterpriseKind
+    investment_wan: Decimal
+    town: str | None = None
+    parcel: str | None = None
+    theme_park: str | None = None
+    industry: str | None = None
+    agreement_signed_on: dt.date | None = None
+    actual_investment_wan: Decimal | None = None
+    jobs: int | None = None
+
+
+class EnterpriseUpdate(UpdateModel):
+    """Fields of an enterprise that may be changed; only those sent are changed
+    (``parcel``, ``theme_park``, ``agreement_signed_on`` may be set to null)."""
+
+    name: str | None = None
+    kind: EnterpriseKind | None = None
+    town: str | None = None
+    parcel: str | None = None
+    theme_park: str | None = None
+    industry: str | None = None
+    agreement_signed_on: dt.date | None = None
+    investment_wan: Decimal | None = None
+    actual_investment_wan: Decimal | None = None
+    jobs: int | None = None
+
+
+class ReserveEntryRead(ReadModel):
+    """An entry of the land-reserve ledger."""
+
+    id: int
+    parcel: str
+    town_id: int
+    town: str
+    kind: ReserveEntryKind
+    area_mu: Decimal
+    valuation_wan: Decimal
+    entry_on: dt.date
+    funding_source: str | None
+
+
+class ReserveCreate(BaseModel):
+    """Land taken into the reserve on account (挂账收储)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    parcel: str
+    area_mu: Decimal
+    valuation_wan: Decimal
+    entry_on: dt.date
+    funding_source: str | None = None
+
+
+class ReleaseCreate(BaseModel):
+    """Land released from the reserve when supplied (供地出库); its book value follows
+    the area released."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    parcel: str
+    area_mu: Decimal
+    entry_on: dt.date
+    funding_source: str | None = None
+
+
+class BalanceFigures(ReadModel):
+    """Reserved, released and the balance, in mu and 万元."""
+
+    reserved_mu: Decimal
+    released_mu: Decimal
+    area_mu: Decimal
+    reserved_wan: Decimal
+    released_wan: Decimal
+    valuation_wan: Decimal
+
+
+class ParcelBalanceRead(BalanceFigures):
+    """One parcel's balance."""
+
+    parcel: str
+    town: str
+
+
+class TownBalanceRead(BalanceFigures):
+    """One town's balance (its parcels')."""
+
+    town: str
+    parcels: int
+
+
+class ReserveBalanceRead(BalanceFigures):
+    """The ledger's balance as of a day: the scope's total, its towns, its parcels."""
+
+    as_of: dt.date
+    scope: str
+    towns: list[TownBalanceRead]
+    parcels: list[ParcelBalanceRead]
+
+
+class LeaseRead(ReadModel):
+    """A lease; ``parent`` is the lease it sublets from."""
+
+    code: str
+    town_id: int
+    town: str
+    parcel: str
+    parent: str | None
+    lessor: str
+    lessee: str
+    building: str | None
+    area_m2: Decimal
+    rent_yuan_m2_month: Decimal
+    start_on: dt.date
+    end_on: dt.date | None
+
+
+class ChainLinkRead(ReadModel):
+    """One lease of a chain with its markup (%) over the lease above it."""
+
+    code: str
+    lessor: str
+    lessee: str
+    rent_yuan_m2_month: Decimal
+    markup_pct: Decimal | None
+
+
+class LeaseDetailRead(LeaseRead):
+    """A lease with its chain from the original lease and its subleases."""
+
+    chain: list[ChainLinkRead]
+    original: str
+    original_rent: Decimal
+    total_markup_pct: Decimal
+    subleases: list[str]
+
+
+class LeaseCreate(BaseModel):
+    """A new lease on ``parcel``, or a sublease of ``parent`` (the parcel then defaults
+    to the parent's)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+    lessor: str
+    lessee: str
+    area_m2: Decimal
+    rent_yuan_m2_month: Decimal
+    start_on: dt.date
+    end_on: dt.date | None = None
+    parcel: str | None = None
+    parent: str | None = None
+    building: str | None = None
+
+
+class LeaseUpdate(UpdateModel):
+    """Fields of a lease that may be changed; ``parent`` null makes it an original."""
+
+    parcel: str | None = None
+    parent: str | None = None
+    lessor: str | None = None
+    lessee: str | None = None
+    building: str | None = None
+    area_m2: Decimal | None = None
+    rent_yuan_m2_month: Decimal | None = None
+    start_on: dt.date | None = None
+    end_on: dt.date | None = None
+
+
+class SubleaseFlagRead(ReadModel):
+    """A sublease marked up over its parent (or its chain's original) beyond the limit."""
+
+    code: str
+    town: str
+    parcel: str
+    lessor: str
+    lessee: str
+    parent: str
+    parent_rent: Decimal
+    rent_yuan_m2_month: Decimal
+    markup_pct: Decimal
+    over_parent: bool
+    chain: list[str]
+    original: str
+    original_rent: Decimal
+    total_markup_pct: Decimal
+    over_original: bool
+
+
+class RentIndexRead(ReadModel):
+    """A town's median rent in a quarter and its rise over the same quarter a year
+    before."""
+
+    town: str
+    quarter: str
+    leases: int
+    median_rent: Decimal | None
+    year_before: Decimal | None
+    rise_pct: Decimal | None
+    flagged: bool

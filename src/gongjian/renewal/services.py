@@ -92,6 +92,24 @@ def as_text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
+def identified_day(values: Mapping[str, Any]) -> tuple[dt.date, list[tuple[str, str]]]:
+    """The day ``values`` say the parcel was identified (``identified_on``, a date or ISO
+    text; default today), and what is wrong with it."""
+    given = values.get("identified_on")
+    if given is None or not as_text(given):
+        return today(), []
+    if isinstance(given, dt.date):
+        day = given
+    else:
+        try:
+            day = dt.date.fromisoformat(as_text(given)[:10])
+        except ValueError:
+            return today(), [("identified_on", "认定日期应为 2022-03-01 这样的日期")]
+    if day > today():
+        return day, [("identified_on", f"认定日期不能晚于今天（{today()}）")]
+    return day, []
+
+
 def new_parcel(
     values: Mapping[str, Any], lookups: ParcelLookups, crs: InputCrs
 ) -> tuple[Parcel | None, list[tuple[str, str]]]:
@@ -100,11 +118,11 @@ def new_parcel(
 
     ``values`` hold ``code``, ``town`` (name or code), and ``geometry`` (a GeoJSON
     mapping, or GeoJSON or WKT text, in ``crs``) or ``area_mu``; optionally ``name``,
-    ``park`` and ``theme_park`` (codes), ``ownership`` (identifier or label) and
-    ``owner_name``. A geometry is stored in WGS84 and gives the area, on the ellipsoid,
-    in mu (``area_mu`` is then ignored).
+    ``park`` and ``theme_park`` (codes), ``ownership`` (identifier or label),
+    ``owner_name`` and ``identified_on`` (see ``identified_day``). A geometry is stored
+    in WGS84 and gives the area, on the ellipsoid, in mu (``area_mu`` is then ignored).
     """
-    problems: list[tuple[str, str]] = []
+    _day, problems = identified_day(values)
     code = as_text(values.get("code"))
     if not code:
         problems.append(("code", "缺少地块编号"))
@@ -163,10 +181,9 @@ def new_parcel(
 
 
 def start_histories(
-    session: Session, parcels: Sequence[Parcel], *, actor: Actor, reason: str
+    session: Session, parcels: Sequence[tuple[Parcel, dt.date]], *, actor: Actor, reason: str
 ) -> None:
-    """Begin new parcels' histories: 低效认定 (identified) today."""
-    day = today()
+    """Begin new parcels' histories: 低效认定 (identified) on the day given with each."""
     session.add_all(
         ParcelStateChange(
             parcel_id=parcel.id,
@@ -175,7 +192,7 @@ def start_histories(
             reason=reason,
             actor=actor.username,
         )
-        for parcel in parcels
+        for parcel, day in parcels
     )
     session.flush()
 
@@ -192,7 +209,8 @@ def add_parcel(
             [Problem(reason, column=column) for column, reason in problems],
         )
     add_record(session, PARCELS, actor=actor, obj=parcel, detail=f"添加地块 {parcel.code}")
-    start_histories(session, [parcel], actor=actor, reason="添加")
+    day, _ = identified_day(values)
+    start_histories(session, [(parcel, day)], actor=actor, reason="添加")
     return parcel
 
 
