@@ -44,6 +44,7 @@ from gongjian.renewal.rules import (
     MILESTONE_STATES,
     Figures,
     Finding,
+    Measure,
     before_and_after,
     low_efficiency,
     next_states,
@@ -437,6 +438,14 @@ def set_performance(
     """Record (or correct) a parcel's figures for ``year``: output and tax per mu in
     万元/亩, and the floor-area ratio."""
     parcel = _parcel(session, actor, parcel_code, Action.change)
+    problems = [
+        Problem("须为非负数，最多两位小数", column=measure.value, value=str(value))
+        for measure in Measure
+        if (value := figures.of(measure)) is not None
+        and (not value.is_finite() or value < 0 or value != value.quantize(TWO_PLACES))
+    ]
+    if problems:
+        raise Invalid(f"地块“{parcel.code}”{year} 年的亩均数据有误", problems)
     row = session.scalars(
         select(ParcelPerformance).where(
             ParcelPerformance.parcel_id == parcel.id, ParcelPerformance.year == year
