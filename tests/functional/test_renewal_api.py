@@ -174,3 +174,20 @@ def test_milestones_need_a_supplied_parcel(client: TestClient) -> None:
     )
     assert response.status_code == 409
     assert "供地" in response.json()["message"]
+
+
+def test_parks_are_listed_with_their_outline_and_edited_by_their_town(client: TestClient) -> None:
+    listed = client.get("/api/v1/parks", params={"town": "石岐"}, auth=auth("auditor")).json()
+    assert listed["total"] >= 1
+    park = listed["items"][0]
+    assert park["geometry"]["type"] == "Polygon"
+    code = park["code"]
+    other = client.patch(
+        f"/api/v1/parks/{code}", json={"name": "越权改名"}, auth=auth("town", "东区")
+    )
+    assert other.status_code == 403
+    own = client.patch(
+        f"/api/v1/parks/{code}", json={"name": "石岐示例园"}, auth=auth("town", "石岐")
+    )
+    assert own.status_code == 200
+    assert own.json()["name"] == "石岐示例园"

@@ -53,6 +53,7 @@ from gongjian.renewal.rules import (
 from gongjian.towns.models import Town
 
 PARCELS = RecordKind(Parcel, "parcel", "town_id")
+PARKS = RecordKind(Park, "park", "town_id")
 REASON_MAX = 500
 TWO_PLACES = Decimal("0.01")
 CODE_MAX = 30
