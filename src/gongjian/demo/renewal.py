@@ -195,7 +195,7 @@ def _early_steps(
     demo: Demo, reached: tuple[RenewalState, ...]
 ) -> list[tuple[RenewalState, dt.date]]:
     day = demo.day_between(dt.date(2021, 5, 1), dt.date(2021, 12, 31))
-    steps = []
+    steps: list[tuple[RenewalState, dt.date]] = []
     for state in reached:
         if state is S.relocating:
             day = max(day, steps[-1][1] + dt.timedelta(days=COMMENT_DAYS + 1))

@@ -6,7 +6,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from pyproj import Geod
-from shapely.geometry import shape
+from shapely.geometry import MultiPolygon, Polygon, shape
+from shapely.geometry.base import BaseGeometry
+from shapely.geometry.polygon import orient
 
 M2_PER_MU = Decimal("666.67")
 """1 mu (亩) in square metres, as SPEC fixes it."""
@@ -14,10 +16,20 @@ M2_PER_MU = Decimal("666.67")
 _GEOD = Geod(ellps="WGS84")
 
 
+def _oriented(geometry: BaseGeometry) -> BaseGeometry:
+    if isinstance(geometry, Polygon):
+        return orient(geometry)
+    if isinstance(geometry, MultiPolygon):
+        return MultiPolygon([orient(part) for part in geometry.geoms])
+    return geometry
+
+
 def area_m2(geometry: dict[str, Any]) -> float:
     """The area of a GeoJSON Polygon or MultiPolygon (EPSG:4326) in square metres."""
-    area, _perimeter = _GEOD.geometry_area_perimeter(shape(geometry))
-    return abs(area)
+    # pyproj sums signed ring areas: orient every part (outer rings counter-clockwise,
+    # holes clockwise) so that the winding of the input cannot cancel or add them.
+    area, _perimeter = _GEOD.geometry_area_perimeter(_oriented(shape(geometry)))
+    return area
 
 
 def m2_to_mu(square_metres: float) -> Decimal:

@@ -1,0 +1,1 @@
+"""Geometry: coordinate systems, parcel shapes, contiguous clusters, the clusters verb."""
