@@ -122,3 +122,7 @@ def test_import_move_and_identify(cli_engine: Engine, tmp_path: Path) -> None:
     )
     assert too_precise.returncode == 2
     assert "两位小数" in too_precise.stderr
+    clustered = gongjian(cli_engine, "parcel", "clusters", "--min-mu", "60")
+    assert clustered.returncode == 0, clustered.stderr
+    assert "C-10" in clustered.stdout
+    assert "达到面积下限 1 片" in clustered.stdout

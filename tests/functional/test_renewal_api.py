@@ -191,3 +191,44 @@ def test_parks_are_listed_with_their_outline_and_edited_by_their_town(client: Te
     )
     assert own.status_code == 200
     assert own.json()["name"] == "石岐示例园"
+
+
+def _square(west: float, south: float, side: float = 0.002) -> dict:
+    ring = [
+        [west, south],
+        [west + side, south],
+        [west + side, south + side],
+        [west, south + side],
+        [west, south],
+    ]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def test_clusters_of_stored_parcels(client: TestClient) -> None:
+    for code, west in (("API-CL-2", 113.500), ("API-CL-1", 113.502), ("API-CL-3", 113.510)):
+        add(client, code, town="坦洲", geometry=_square(west, 22.20))
+    response = client.get(
+        "/api/v1/renewal/clusters", params={"town": "坦洲", "min_mu": "100"}, auth=auth("auditor")
+    )
+    assert response.status_code == 200, response.text
+    found = {
+        c["cluster_id"]: c
+        for c in response.json()["clusters"]
+        if c["cluster_id"].startswith("API-CL")
+    }
+    assert sorted(found) == ["API-CL-1", "API-CL-3"]
+    pair, single = found["API-CL-1"], found["API-CL-3"]
+    assert sorted(pair["parcels"]) == ["API-CL-1", "API-CL-2"]
+    assert (pair["flagged"], single["flagged"]) == (True, False)
+    shown = {
+        p: Decimal(client.get(f"/api/v1/parcels/{p}", auth=auth("city")).json()["area_mu"])
+        for p in ("API-CL-1", "API-CL-2")
+    }
+    assert abs(Decimal(pair["area_mu"]) - sum(shown.values())) <= Decimal("0.01")
+    gap = client.get(
+        "/api/v1/renewal/clusters", params={"town": "坦洲", "gap_m": "700"}, auth=auth("auditor")
+    ).json()
+    joined = [c for c in gap["clusters"] if "API-CL-3" in c["parcels"]]
+    assert sorted(joined[0]["parcels"]) == ["API-CL-1", "API-CL-2", "API-CL-3"]
+    negative = client.get("/api/v1/renewal/clusters", params={"gap_m": "-1"}, auth=auth("city"))
+    assert negative.status_code == 422

@@ -239,3 +239,38 @@ def before_after(town: TownOption = None) -> None:
             ),
         )
     console.print(table)
+
+
+@command(app, "clusters")
+def clusters(
+    town: TownOption = None,
+    gap_m: Annotated[float, typer.Option("--gap-m", min=0, help="间距（米），默认 0：相接")] = 0,
+    min_mu: Annotated[
+        str | None, typer.Option("--min-mu", help="连片面积下限（亩）；默认取设置 cluster_min_mu")
+    ] = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="列出前几片（按面积）")] = 20,
+) -> None:
+    """连片改造：已入库地块中相接（或间距不超过 --gap-m 米）的地块连成一片，达到面积下限的标出。"""
+    threshold = _decimal(min_mu, "--min-mu")
+    with session() as db:
+        town_id = find_town(db, town).id if town else None
+        found, without = services.parcel_clusters(
+            db, actor=operator(), gap_m=gap_m, min_mu=threshold, town_id=town_id
+        )
+    flagged = [c for c in found if c.flagged]
+    table = Table(
+        title=f"连片（共 {len(found)} 片，达到面积下限 {len(flagged)} 片，"
+        f"合计 {sum((c.area_mu for c in flagged), Decimal(0))} 亩）"
+    )
+    for header in ("片区（最小编号）", "地块数", "面积（亩）", "连片改造"):
+        table.add_column(header)
+    for cluster in found[:top]:
+        table.add_row(
+            cluster.cluster_id,
+            str(len(cluster.parcels)),
+            str(cluster.area_mu),
+            "是" if cluster.flagged else "否",
+        )
+    console.print(table)
+    if without:
+        console.print(f"另有 {without} 块地没有几何，未参与连片分析")

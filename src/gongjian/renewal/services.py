@@ -23,7 +23,7 @@ from gongjian.audit.chain import record, snapshot
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action
 from gongjian.auth.permissions import authorize, authorize_some, restrict
-from gongjian.config import identification_thresholds
+from gongjian.config import get_settings, identification_thresholds
 from gongjian.errors import Conflict, Invalid, Problem
 from gongjian.geo.area import area_m2, m2_to_mu
 from gongjian.geo.crs import InputCrs
@@ -615,3 +615,47 @@ def before_after(
             town.add(comparison)
     comparisons.sort(key=lambda c: c.parcel.code)
     return comparisons, sorted(by_town.values(), key=lambda t: t.town.code)
+
+
+@dataclass(frozen=True)
+class StoredCluster:
+    """A contiguous cluster (连片) of stored parcels: its id (smallest code), area in mu,
+    whether it reaches the threshold, and its parcels' codes."""
+
+    cluster_id: str
+    area_mu: Decimal
+    flagged: bool
+    parcels: list[str]
+
+
+def parcel_clusters(
+    session: Session,
+    *,
+    actor: Actor,
+    gap_m: float = 0,
+    min_mu: Decimal | None = None,
+    town_id: int | None = None,
+) -> tuple[list[StoredCluster], int]:
+    """The contiguous clusters of the stored parcels that have a geometry (those that
+    touch, or lie within ``gap_m`` metres, transitively), largest first; and how many
+    parcels were left out for want of a geometry. ``min_mu`` defaults to the setting
+    ``cluster_min_mu``."""
+    from shapely.geometry import shape
+
+    from gongjian.geo.clusters import find_clusters
+
+    stmt = select(Parcel.code, Parcel.geometry).order_by(Parcel.code)
+    if town_id is not None:
+        stmt = stmt.where(Parcel.town_id == town_id)
+    rows = session.execute(restrict(session, actor, stmt, PARCELS.resource)).all()
+    drawn = [(code, shape(geometry)) for code, geometry in rows if geometry]
+    threshold = get_settings().cluster_min_mu if min_mu is None else min_mu
+    members: dict[str, list[str]] = defaultdict(list)
+    found: dict[str, StoredCluster] = {}
+    for row in find_clusters(drawn, gap_m=gap_m, min_mu=threshold):
+        members[row.cluster_id].append(row.parcel_id)
+        found[row.cluster_id] = StoredCluster(
+            row.cluster_id, row.cluster_area_mu, row.flagged, members[row.cluster_id]
+        )
+    clusters = sorted(found.values(), key=lambda c: (-c.area_mu, c.cluster_id))
+    return clusters, len(rows) - len(drawn)
