@@ -1,18 +1,32 @@
 """Routes of the renewal campaign: parcels and their states, construction, yearly
 figures, identification, before and after."""
 
+from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
-from gongjian.renewal import services
+from gongjian.config import get_settings
+from gongjian.periods import parse_as_of
+from gongjian.renewal import enterprises, leases, reserve, services
+from gongjian.renewal.choices import EnterpriseKind, ReserveEntryKind
+from gongjian.renewal.rent_rules import parse_quarter
 from gongjian.renewal.rules import Figures
 from gongjian.renewal.schemas import (
     BeforeAfterRead,
     CandidateRead,
+    ClusterRead,
+    ClustersRead,
     ComparisonRead,
+    EnterpriseCreate,
+    EnterpriseRead,
+    EnterpriseUpdate,
     FindingRead,
     IdentificationRead,
+    LeaseCreate,
+    LeaseDetailRead,
+    LeaseRead,
+    LeaseUpdate,
     MilestoneCreate,
     MilestoneRead,
     ParcelCreate,
@@ -21,16 +35,30 @@ from gongjian.renewal.schemas import (
     ParcelStateChangeCreate,
     ParcelStateChangeRead,
     ParcelUpdate,
+    ParkRead,
+    ParkUpdate,
     PerformanceCreate,
     PerformanceRead,
+    ReleaseCreate,
+    RentIndexRead,
+    ReserveBalanceRead,
+    ReserveCreate,
+    ReserveEntryRead,
+    SubleaseFlagRead,
+    ThemeParkCreate,
+    ThemeParkRead,
+    ThemeParkSummaryRead,
+    ThemeParkUpdate,
     TownComparisonRead,
 )
+from gongjian.schemas import Page, Paging
 from gongjian.towns.services import find_town
 from gongjian.web.deps import ActorDep, SessionDep
 from gongjian.web.records_api import record_routes
 
 router = APIRouter(tags=["renewal"])
 record_routes(router, services.PARCELS, "/parcels", ParcelRead, ParcelUpdate)
+record_routes(router, services.PARKS, "/parks", ParkRead, ParkUpdate)
 
 TownQuery = Annotated[str | None, Query(description="镇街名称或代码；不填为全市")]
 Year = Annotated[int, Path(ge=1990, le=2100, description="年度")]
@@ -130,6 +158,29 @@ def identification(
     )
 
 
+@router.get("/renewal/clusters", response_model=ClustersRead)
+def clusters(
+    session: SessionDep,
+    actor: ActorDep,
+    town: TownQuery = None,
+    gap_m: Annotated[float, Query(ge=0, le=10_000, description="间距（米）")] = 0,
+    min_mu: Annotated[Decimal | None, Query(ge=0, description="连片面积下限（亩）")] = None,
+) -> ClustersRead:
+    """Contiguous clusters (连片改造) of the stored parcels: parcels that touch or lie
+    within ``gap_m`` metres, transitively; those of at least ``min_mu`` (default: the
+    setting ``cluster_min_mu``) are flagged."""
+    town_id = find_town(session, town).id if town else None
+    found, without = services.parcel_clusters(
+        session, actor=actor, gap_m=gap_m, min_mu=min_mu, town_id=town_id
+    )
+    return ClustersRead(
+        gap_m=gap_m,
+        min_mu=get_settings().cluster_min_mu if min_mu is None else min_mu,
+        clusters=[ClusterRead(**vars(cluster)) for cluster in found],
+        without_geometry=without,
+    )
+
+
 @router.get("/renewal/before-after", response_model=BeforeAfterRead)
 def before_after(session: SessionDep, actor: ActorDep, town: TownQuery = None) -> BeforeAfterRead:
     """Per-mu output, tax and floor-area ratio before and after renewal, per parcel and
@@ -165,34 +216,7 @@ MEASURES = ("output_per_mu", "tax_per_mu", "floor_area_ratio")
 
 
 # --- Theme parks, enterprises, the land-reserve ledger, leases and the rent index --------
-# (one section of its own, imports included, so that it can be read and moved whole)
 
-from fastapi import Depends  # noqa: E402
-
-from gongjian.periods import parse_as_of  # noqa: E402
-from gongjian.renewal import enterprises, leases, reserve  # noqa: E402
-from gongjian.renewal.choices import EnterpriseKind, ReserveEntryKind  # noqa: E402
-from gongjian.renewal.rent_rules import parse_quarter  # noqa: E402
-from gongjian.renewal.schemas import (  # noqa: E402
-    EnterpriseCreate,
-    EnterpriseRead,
-    EnterpriseUpdate,
-    LeaseCreate,
-    LeaseDetailRead,
-    LeaseRead,
-    LeaseUpdate,
-    ReleaseCreate,
-    RentIndexRead,
-    ReserveBalanceRead,
-    ReserveCreate,
-    ReserveEntryRead,
-    SubleaseFlagRead,
-    ThemeParkCreate,
-    ThemeParkRead,
-    ThemeParkSummaryRead,
-    ThemeParkUpdate,
-)
-from gongjian.schemas import Page, Paging  # noqa: E402
 
 PagingDep = Annotated[Paging, Depends()]
 ParcelQuery = Annotated[str | None, Query(description="地块编号")]

@@ -7,7 +7,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from gongjian.geo.crs import InputCrs
-from gongjian.renewal.choices import MilestoneKind, Ownership, RenewalState
+from gongjian.renewal.choices import (
+    EnterpriseKind,
+    MilestoneKind,
+    Ownership,
+    RenewalState,
+    ReserveEntryKind,
+)
 from gongjian.renewal.rules import Measure, next_states
 from gongjian.schemas import ReadModel, UpdateModel
 
@@ -46,6 +52,22 @@ class ParcelUpdate(UpdateModel):
     owner_name: str | None = Field(default=None, max_length=80)
     ownership: Ownership | None = None
     theme_park_id: int | None = None
+
+
+class ParkRead(ReadModel):
+    """A low-efficiency industrial park (村镇低效工业园) and its outline."""
+
+    code: str
+    name: str
+    town_id: int
+    area_mu: Decimal
+    geometry: dict[str, Any] | None
+
+
+class ParkUpdate(UpdateModel):
+    """Fields of a park that may be edited."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=80)
 
 
 class ParcelCreate(BaseModel):
@@ -187,6 +209,24 @@ class TownComparisonRead(BaseModel):
     after: PerformanceCreate
 
 
+class ClusterRead(BaseModel):
+    """A contiguous cluster of parcels (连片改造)."""
+
+    cluster_id: str
+    area_mu: Decimal
+    flagged: bool
+    parcels: list[str]
+
+
+class ClustersRead(BaseModel):
+    """The clusters of the stored parcels, largest first."""
+
+    gap_m: float
+    min_mu: Decimal
+    clusters: list[ClusterRead]
+    without_geometry: int = Field(description="parcels left out: no geometry recorded")
+
+
 class BeforeAfterRead(BaseModel):
     """Before and after renewal, per parcel and per town."""
 
@@ -198,8 +238,6 @@ class BeforeAfterRead(BaseModel):
 # Bodies carry types only: the services check values and name each wrong field in
 # Chinese (422). Money is in 万元, areas in mu or m², rents in 元/m²/month, all exact
 # decimals (strings in JSON answers).
-
-from gongjian.renewal.choices import EnterpriseKind, ReserveEntryKind  # noqa: E402
 
 
 class ThemeParkRead(ReadModel):

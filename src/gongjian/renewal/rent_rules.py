@@ -1,0 +1,304 @@
+"""Pure rules of the renewal ledger: rents, subleases, medians and quarters, and the
+checks of amounts, texts and dates every ledger input passes. No database, no I/O.
+
+Rents are in 元 per m² per month, exact decimals; shares are compared exactly in
+integers-times-100 (``child × 100 > parent × (100 + pct)``), never through a float or a
+rounded percentage. A percentage shown to people is rounded *up* to two places, so a
+markup just over a bound never shows as the bound itself (30.003% shows as 30.01%).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+
+from gongjian.errors import Invalid, Problem
+
+PCT_PLACES = Decimal("0.01")
+FIRST_YEAR, LAST_YEAR = 1900, 2100
+"""Years a quarter asked for may lie in."""
+_QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
+
+
+def exceeds_by_more_than(value: Decimal, base: Decimal, pct: Decimal) -> bool:
+    """Whether ``value`` exceeds ``base`` by more than ``pct`` percent, compared exactly:
+    ``value × 100 > base × (100 + pct)``. At exactly ``pct`` it does not."""
+    return value * 100 > base * (100 + pct)
+
+
+def change_pct(value: Decimal, base: Decimal) -> Decimal:
+    """How much ``value`` is above ``base``, in % of ``base`` (negative when below),
+    rounded up to two places; ``base`` must be positive."""
+    if base <= 0:
+        raise ValueError("the base of a percentage must be positive")
+    return ((value - base) * 100 / base).quantize(PCT_PLACES, rounding=ROUND_CEILING)
+
+
+class ChainCycle(ValueError):
+    """Parent links that loop back: ``ids`` is the loop, in the order walked."""
+
+    def __init__(self, ids: list[int]) -> None:
+        super().__init__(f"lease chain loops: {ids}")
+        self.ids = ids
+
+
+def chain_to_original(lease_id: int, parent_of: Mapping[int, int | None]) -> list[int]:
+    """The lease ids from the original lease (the one with no parent) down to
+    ``lease_id``, following ``parent_of``; raises ``ChainCycle`` when the links loop.
+
+    A parent missing from ``parent_of`` is taken as an original lease.
+    """
+    walked = [lease_id]
+    seen = {lease_id}
+    current = parent_of.get(lease_id)
+    while current is not None:
+        if current in seen:
+            raise ChainCycle([*walked[walked.index(current) :], current])
+        walked.append(current)
+        seen.add(current)
+        current = parent_of.get(current)
+    walked.reverse()
+    return walked
+
+
+def cycle_if_parent(
+    lease_id: int, parent_id: int, parent_of: Mapping[int, int | None]
+) -> list[int] | None:
+    """The loop that giving ``lease_id`` the parent ``parent_id`` would close (the ids from
+    ``lease_id`` round to itself), or ``None`` when it closes none."""
+    trial = {**parent_of, lease_id: parent_id}
+    try:
+        chain_to_original(lease_id, trial)
+    except ChainCycle as cycle:
+        start = cycle.ids.index(lease_id) if lease_id in cycle.ids else 0
+        loop = cycle.ids[start:-1]
+        return [*loop, loop[0]]
+    return None
+
+
+def median(values: Iterable[Decimal]) -> Decimal | None:
+    """The median, exact: the middle value of an odd count, the mean of the two middle
+    values of an even count; ``None`` for no values."""
+    ordered = sorted(values)
+    n = len(ordered)
+    if n == 0:
+        return None
+    middle = n // 2
+    if n % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+@dataclass(frozen=True, order=True)
+class Quarter:
+    """A calendar quarter, e.g. ``2023-Q1`` (January to March)."""
+
+    year: int
+    number: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.year}-Q{self.number}"
+
+    @property
+    def start(self) -> dt.date:
+        """Its first day."""
+        return dt.date(self.year, 3 * self.number - 2, 1)
+
+    @property
+    def end(self) -> dt.date:
+        """Its last day."""
+        return self.following().start - dt.timedelta(days=1)
+
+    def following(self) -> Quarter:
+        """The next quarter."""
+        return (
+            Quarter(self.year + 1, 1) if self.number == 4 else Quarter(self.year, self.number + 1)
+        )
+
+    def previous(self) -> Quarter:
+        """The quarter before."""
+        return (
+            Quarter(self.year - 1, 4) if self.number == 1 else Quarter(self.year, self.number - 1)
+        )
+
+    def year_before(self) -> Quarter:
+        """The same quarter a year before."""
+        return Quarter(self.year - 1, self.number)
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def quarter_of(day: dt.date) -> Quarter:
+    """The quarter ``day`` falls in."""
+    return Quarter(day.year, (day.month - 1) // 3 + 1)
+
+
+def parse_quarter(text: str, *, field: str = "quarter") -> Quarter:
+    """``2023-Q1`` (or ``2023Q1``), or a date ``2023-02-15`` read as its quarter."""
+    cleaned = text.strip()
+    found: Quarter | None = None
+    if match := _QUARTER.match(cleaned):
+        found = Quarter(int(match[1]), int(match[2]))
+    else:
+        try:
+            found = quarter_of(dt.date.fromisoformat(cleaned))
+        except ValueError:
+            found = None
+    if found is None or not FIRST_YEAR <= found.year <= LAST_YEAR:
+        raise Invalid(
+            f"无法识别的季度“{text}”",
+            [
+                Problem(
+                    "季度应为 2023-Q1，或日期 2023-02-15（取其所在季度），"
+                    f"年份在 {FIRST_YEAR}–{LAST_YEAR} 之间",
+                    column=field,
+                    value=text,
+                )
+            ],
+        )
+    return found
+
+
+def quarters_between(first: Quarter, last: Quarter) -> list[Quarter]:
+    """Every quarter from ``first`` to ``last``, both included (empty when reversed)."""
+    found = []
+    current = first
+    while current <= last:
+        found.append(current)
+        current = current.following()
+    return found
+
+
+def in_force(start_on: dt.date, end_on: dt.date | None, first: dt.date, last: dt.date) -> bool:
+    """Whether a lease from ``start_on`` to ``end_on`` (open-ended when ``None``, both days
+    included) is in force on at least one day from ``first`` to ``last``."""
+    return start_on <= last and (end_on is None or end_on >= first)
+
+
+@dataclass(frozen=True)
+class QuarterRent:
+    """The rent index of one quarter: the median rent of the leases in force, and its
+    change against the same quarter a year before."""
+
+    quarter: Quarter
+    leases: int
+    median: Decimal | None
+    """元/m²/month; ``None`` when no lease was in force."""
+    year_before: Decimal | None
+    """The median of the same quarter a year before; ``None`` when there was none."""
+    rise_pct: Decimal | None
+    """Change against ``year_before`` in %, rounded up to 2 places; ``None`` without both."""
+    flagged: bool
+    """Risen by more than the allowed share."""
+
+
+def rent_index(
+    rents: Mapping[Quarter, Sequence[Decimal]], quarters: Sequence[Quarter], rise_pct: Decimal
+) -> list[QuarterRent]:
+    """The index of each of ``quarters`` from the rents in force per quarter (``rents``
+    must hold the quarters a year before too); a quarter is flagged when its median
+    exceeds the same quarter's a year before by more than ``rise_pct`` %."""
+    rows = []
+    for quarter in quarters:
+        found = rents.get(quarter, ())
+        now = median(found)
+        before = median(rents.get(quarter.year_before(), ()))
+        rise, flagged = None, False
+        if now is not None and before is not None and before > 0:
+            rise = change_pct(now, before)
+            flagged = exceeds_by_more_than(now, before, rise_pct)
+        rows.append(
+            QuarterRent(
+                quarter=quarter,
+                leases=len(found),
+                median=now,
+                year_before=before,
+                rise_pct=rise,
+                flagged=flagged,
+            )
+        )
+    return rows
+
+
+# --- Checks every ledger input passes (enterprises, leases, the land reserve) -------------
+
+
+def parse_amount(text: str, *, column: str, label: str) -> Decimal:
+    """``text`` as an exact decimal (``12.50``), or ``Invalid`` naming ``column``."""
+    try:
+        value = Decimal(text.strip().replace(",", ""))
+    except (ArithmeticError, ValueError):
+        raise Invalid(
+            f"{label}不是数值", [Problem(f"{label}应为数值，如 12.50", column=column, value=text)]
+        ) from None
+    if not value.is_finite():
+        raise Invalid(
+            f"{label}不是有限数值", [Problem(f"{label}应为有限数值", column=column, value=text)]
+        )
+    return value
+
+
+def amount_problems(
+    value: Decimal | None,
+    *,
+    column: str,
+    label: str,
+    places: int = 2,
+    max_digits: int = 16,
+    positive: bool = False,
+) -> list[Problem]:
+    """What is wrong with an amount: not finite, more than ``places`` decimal places, more
+    integer digits than ``max_digits - places``, negative (or not positive when
+    ``positive``). ``None`` passes (whether it may be missing is the caller's rule)."""
+    if value is None:
+        return []
+    shown = str(value)
+    if not value.is_finite():
+        return [Problem(f"{label}应为有限数值", column=column, value=shown)]
+    problems = []
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -places:
+        problems.append(Problem(f"{label}最多 {places} 位小数", column=column, value=shown))
+    if positive and value <= 0:
+        problems.append(Problem(f"{label}必须大于 0", column=column, value=shown))
+    elif value < 0:
+        problems.append(Problem(f"{label}不能为负数", column=column, value=shown))
+    if abs(value) >= Decimal(10) ** (max_digits - places):
+        problems.append(
+            Problem(
+                f"{label}超出范围（整数部分最多 {max_digits - places} 位）",
+                column=column,
+                value=shown,
+            )
+        )
+    return problems
+
+
+def text_problems(
+    value: str | None, *, column: str, label: str, max_length: int, required: bool
+) -> list[Problem]:
+    """What is wrong with a text: empty when ``required``, longer than ``max_length``."""
+    text = (value or "").strip()
+    if required and not text:
+        return [Problem(f"{label}不能为空", column=column)]
+    if len(text) > max_length:
+        return [Problem(f"{label}最多 {max_length} 字（现为 {len(text)} 字）", column=column)]
+    return []
+
+
+def day_problems(day: dt.date | None, *, column: str, label: str, today: dt.date) -> list[Problem]:
+    """A day of something already done may not lie after ``today``."""
+    if day is not None and day > today:
+        return [Problem(f"{label}不能晚于今天（{today}）", column=column, value=str(day))]
+    return []
+
+
+def cents(value: Decimal | None) -> Decimal | None:
+    """An amount already checked to have at most two places, written with exactly two
+    (``1`` → ``1.00``), as the database will give it back."""
+    return None if value is None else value.quantize(PCT_PLACES)
