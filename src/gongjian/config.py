@@ -133,6 +133,41 @@ class Settings(BaseSettings):
             "year on year is flagged."
         ),
     )
+    score_weights: dict[str, Decimal] = Field(
+        default_factory=lambda: {
+            "indicator": Decimal(20),
+            "overdue_project": Decimal(2),
+            "overdue_cap": Decimal(20),
+            "complained_severe_river": Decimal(3),
+            "complained_cap": Decimal(15),
+        },
+        description=(
+            "Town scoring rubric, as JSON: indicator (points for a committed indicator met in "
+            "full, earned in proportion and capped at 100% of the target), overdue_project "
+            "(deducted per overdue project) up to overdue_cap, complained_severe_river "
+            "(deducted per severe black-odorous river with public complaints in the year) up "
+            "to complained_cap. Bonuses and deductions entered by the city come on top."
+        ),
+    )
+    commend_top_n: int = Field(
+        default=3,
+        ge=0,
+        description=(
+            "Commendation list: the best N towns of each ranking, besides every town that "
+            "met all its targets."
+        ),
+    )
+    upload_max_mb: Decimal = Field(
+        default=Decimal(20), gt=0, description="Largest file an upload or import may be, in MB."
+    )
+    upload_max_unpacked_mb: Decimal = Field(
+        default=Decimal(200),
+        gt=0,
+        description=(
+            "Largest an .xlsx file may grow to when unpacked (it is a zip), in MB: refuses "
+            "zip bombs before they are read."
+        ),
+    )
     language: Literal["zh-CN", "en"] = Field(
         default="zh-CN", description="Language of messages: zh-CN (default) or en."
     )

@@ -19,6 +19,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Engine,
+    ForeignKey,
     Integer,
     MetaData,
     String,
@@ -57,6 +58,15 @@ class Base(DeclarativeBase):
 def utcnow() -> dt.datetime:
     """The current instant, timezone-aware (UTC)."""
     return dt.datetime.now(dt.UTC)
+
+
+class ImportedFrom:
+    """Adds ``import_id``: the import (file, user, time) that last wrote the row; ``None``
+    for a row entered by hand."""
+
+    import_id: Mapped[int | None] = mapped_column(
+        ForeignKey("imports.id"), comment="the import that last wrote it"
+    )
 
 
 class Timestamped:

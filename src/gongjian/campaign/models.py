@@ -16,7 +16,15 @@ from gongjian.campaign.choices import (
     ProjectKind,
     ProjectState,
 )
-from gongjian.db import Base, StateChangeColumns, Timestamped, check_in, check_non_negative
+from gongjian.db import (
+    Base,
+    ImportedFrom,
+    StateChangeColumns,
+    Timestamped,
+    check_in,
+    check_non_negative,
+    utcnow,
+)
 from gongjian.db_types import Exact, Money
 from gongjian.towns.models import Town
 
@@ -49,7 +57,7 @@ plan_measure_projects = Table(
 )
 
 
-class Project(Timestamped, Base):
+class Project(ImportedFrom, Timestamped, Base):
     """A project of either campaign, delivered by a town, with the quantities it reports."""
 
     __tablename__ = "projects"
@@ -123,7 +131,7 @@ class Batch(Timestamped, Base):
     projects: Mapped[list[Project]] = relationship(secondary=batch_projects)
 
 
-class Commitment(Timestamped, Base):
+class Commitment(ImportedFrom, Timestamped, Base):
     """A town's annual commitment letter (承诺书) for one campaign; locked once the city
     has signed it off."""
 
@@ -213,3 +221,23 @@ class Commendation(Base):
     person_name: Mapped[str | None] = mapped_column(String(40))
     citation: Mapped[str] = mapped_column(Text)
     briefing_id: Mapped[int | None] = mapped_column(ForeignKey("briefings.id"))
+
+
+class ScoreAdjustment(Base):
+    """A bonus or deduction the city enters in a town's score for a year and campaign,
+    with its reason (praise or criticism from higher levels)."""
+
+    __tablename__ = "score_adjustments"
+    __table_args__ = (check_in("campaign", Campaign),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    town_id: Mapped[int] = mapped_column(ForeignKey("towns.id"), index=True)
+    year: Mapped[int]
+    campaign: Mapped[Campaign] = mapped_column(String(10))
+    points: Mapped[Decimal] = mapped_column(
+        Exact(6, 2), comment="added to the score; negative for a deduction"
+    )
+    reason: Mapped[str] = mapped_column(String(500))
+    entered_on: Mapped[dt.date] = mapped_column(comment="day it was decided (city time)")
+    entered_by: Mapped[str] = mapped_column(String(60), comment="username that entered it")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

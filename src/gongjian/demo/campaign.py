@@ -165,6 +165,7 @@ def build(demo: Demo, rivers: list[DemoRiver], parcels: list[DemoParcel]) -> Non
     _renewal_works(demo, projects, parcels)
     _batches(demo, projects)
     _cadres(demo)
+    _score_adjustments(demo)
 
 
 def _batch_day(demo: Demo, start: dt.date) -> dt.date:
@@ -370,6 +371,33 @@ def _cadres(demo: Demo) -> None:
                 to_on=dt.date(2022, 12, 31) if rng.random() < 0.7 else None,
                 role="驻镇工作组组长" if k == 0 else "驻镇工作组组员",
             )
+
+
+ADJUSTMENTS = (
+    (Decimal(3), "省工改专班通报表扬：连片改造成效明显"),
+    (Decimal(2), "省生态环境厅通报表扬：黑臭水体整治经验被推广"),
+    (Decimal(-2), "省督查发现问题：整改不及时"),
+    (Decimal(-3), "央督反馈群众投诉办理不力"),
+)
+"""Praise and criticism from higher levels, as bonuses and deductions (示例)."""
+
+
+def _score_adjustments(demo: Demo) -> None:
+    """A few bonuses and deductions the city entered in 2022's town scores."""
+    rng = demo.rng
+    for town in rng.sample(demo.towns, k=min(6, len(demo.towns))):
+        points, reason = rng.choice(ADJUSTMENTS)
+        campaign = Campaign.renewal if "工改" in reason or "连片" in reason else Campaign.water
+        demo.add(
+            "score_adjustments",
+            town_id=town.id,
+            year=2022,
+            campaign=campaign.value,
+            points=points,
+            reason=reason,
+            entered_on=demo.day_between(dt.date(2022, 6, 1), dt.date(2022, 12, 20)),
+            entered_by=CITY_APPROVERS[campaign],
+        )
 
 
 def commitments(demo: Demo, delivered: dict[int, Figures]) -> None:

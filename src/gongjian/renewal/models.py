@@ -9,7 +9,15 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gongjian.db import Base, StateChangeColumns, Timestamped, check_in, check_non_negative, utcnow
+from gongjian.db import (
+    Base,
+    ImportedFrom,
+    StateChangeColumns,
+    Timestamped,
+    check_in,
+    check_non_negative,
+    utcnow,
+)
 from gongjian.db_types import Exact, Money
 from gongjian.renewal.choices import (
     EnterpriseKind,
@@ -46,7 +54,7 @@ class Park(Timestamped, Base):
     geometry: Mapped[dict[str, Any] | None] = mapped_column(comment="GeoJSON, EPSG:4326")
 
 
-class Parcel(Timestamped, Base):
+class Parcel(ImportedFrom, Timestamped, Base):
     """A parcel (地块) of a park: its land, its performance and its renewal state."""
 
     __tablename__ = "parcels"
@@ -126,7 +134,7 @@ class ParcelStateChange(StateChangeColumns, Base):
     parcel_id: Mapped[int] = mapped_column(ForeignKey("parcels.id", ondelete="CASCADE"))
 
 
-class Enterprise(Timestamped, Base):
+class Enterprise(ImportedFrom, Timestamped, Base):
     """An enterprise newly attracted (新招引) or expanding (增资扩产) on renewed land.
 
     It counts in the renewal KPIs from the day its agreement is signed.
@@ -154,7 +162,7 @@ class Enterprise(Timestamped, Base):
     jobs: Mapped[int | None]
 
 
-class Lease(Timestamped, Base):
+class Lease(ImportedFrom, Timestamped, Base):
     """A lease of land or building space; a sublease names its parent lease (二房东)."""
 
     __tablename__ = "leases"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gongjian.db import Base, check_in
+from gongjian.db import Base, check_in, check_non_negative
+from gongjian.db_types import Exact
 from gongjian.towns.choices import TownKind
 
 
@@ -13,7 +16,7 @@ class Town(Base):
     """A town or street (镇街): signs commitments, owns records, is ranked."""
 
     __tablename__ = "towns"
-    __table_args__ = (check_in("kind", TownKind),)
+    __table_args__ = (check_in("kind", TownKind), *check_non_negative("pressure_weight"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(
@@ -23,3 +26,8 @@ class Town(Base):
     name_en: Mapped[str] = mapped_column(String(60), comment="pinyin name, e.g. Shiqi")
     kind: Mapped[TownKind] = mapped_column(String(10))
     note: Mapped[str | None] = mapped_column(String(200))
+    pressure_weight: Mapped[Decimal] = mapped_column(
+        Exact(6, 2),
+        default=Decimal(1),
+        comment="the city's weight of this town's pressure in cadre dispatch (下派干部)",
+    )

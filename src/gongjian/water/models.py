@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from gongjian.db import (
     BIG_ID,
     Base,
+    ImportedFrom,
     StateChangeColumns,
     Timestamped,
     check_in,
@@ -39,7 +40,7 @@ from gongjian.water.choices import (
 )
 
 
-class River(Timestamped, Base):
+class River(ImportedFrom, Timestamped, Base):
     """A river or creek (河涌), a water body in grading terms.
 
     It runs through one or more towns (its reaches); its lead town (牵头镇街) answers
@@ -121,7 +122,7 @@ class RiverStateChange(StateChangeColumns, Base):
     is_relapse: Mapped[bool] = mapped_column(default=False)
 
 
-class MonitoringPoint(Base):
+class MonitoringPoint(ImportedFrom, Base):
     """A sampling point (检测点) on a river, ``chainage_m`` from its upstream end."""
 
     __tablename__ = "monitoring_points"
