@@ -19,7 +19,6 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Engine,
-    ForeignKey,
     Integer,
     MetaData,
     String,
@@ -58,15 +57,6 @@ class Base(DeclarativeBase):
 def utcnow() -> dt.datetime:
     """The current instant, timezone-aware (UTC)."""
     return dt.datetime.now(dt.UTC)
-
-
-class ImportedFrom:
-    """Adds ``import_id``: the import (file, user, time) that last wrote the row; ``None``
-    for a row entered by hand."""
-
-    import_id: Mapped[int | None] = mapped_column(
-        ForeignKey("imports.id"), comment="the import that last wrote it"
-    )
 
 
 class Timestamped:

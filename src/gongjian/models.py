@@ -12,6 +12,7 @@ from gongjian.campaign.models import (
     Dispatch,
     Project,
     ProjectStateChange,
+    ScoreAdjustment,
 )
 from gongjian.db import Base
 from gongjian.imports.models import ImportRun
@@ -77,6 +78,7 @@ __all__ = [
     "RiverStateChange",
     "RiverSurvey",
     "Sample",
+    "ScoreAdjustment",
     "StationToken",
     "StationTokenPoint",
     "ThemePark",

@@ -17,7 +17,7 @@ from gongjian.auth.choices import Action
 from gongjian.auth.permissions import RESOURCE_LABELS, authorize, restrict
 from gongjian.db import Base
 from gongjian.db_errors import explain
-from gongjian.errors import NotFound
+from gongjian.errors import NotFound, Problem
 
 ModelT = TypeVar("ModelT", bound=Base)
 
@@ -70,6 +70,43 @@ def read_record(session: Session, kind: RecordKind[ModelT], *, actor: Actor, cod
     return found
 
 
+def referenced(
+    session: Session,
+    kind: RecordKind[ModelT],
+    code: str,
+    problems: list[Problem],
+    *,
+    column: str,
+) -> ModelT | None:
+    """The record of ``kind`` that field ``column`` names by ``code``; ``None``, with the
+    problem added to ``problems``, when there is none."""
+    found = session.scalars(
+        select(kind.model).where(kind.model.code == code.strip())  # type: ignore[attr-defined]
+    ).first()
+    if found is None:
+        problems.append(Problem(f"没有编号为“{code}”的{kind.label}", column=column, value=code))
+    return found
+
+
+def names_by_id(session: Session, key: Any, column: Any, ids: set[int]) -> dict[int, str]:
+    """``column`` of the rows whose ``key`` is in ``ids`` (a code or a name by id), in one
+    query; none when ``ids`` is empty."""
+    if not ids:
+        return {}
+    return dict(session.execute(select(key, column).where(key.in_(ids))).tuples().all())
+
+
+def _flush(session: Session, *new: Base) -> None:
+    """Flush ``session``, adding ``new`` first, in a savepoint: a broken constraint is
+    refused with the rule in words (``Conflict`` or ``Invalid``) and nothing is written."""
+    try:
+        with session.begin_nested():
+            session.add_all(new)
+            session.flush()
+    except IntegrityError as exc:
+        raise explain(exc) from exc
+
+
 def add_record(
     session: Session,
     kind: RecordKind[ModelT],
@@ -77,20 +114,17 @@ def add_record(
     actor: Actor,
     obj: ModelT,
     detail: str | None = None,
+    record_id: str | None = None,
 ) -> ModelT:
-    """Add ``obj`` if ``actor`` may write in its town, auditing what was written.
+    """Add ``obj`` if ``actor`` may write in its town, auditing what was written under
+    ``record_id`` (default: its ``code``; a record without one names what it is about).
 
     A duplicate ``code`` or a broken constraint is refused with the rule in words
     (``Conflict`` or ``Invalid``) and nothing is written.
     """
-    code = getattr(obj, "code", None)
+    code = getattr(obj, "code", None) if record_id is None else record_id
     authorize(session, actor, Action.add, kind.resource, town_id=kind.town_of(obj), record_id=code)
-    try:
-        with session.begin_nested():
-            session.add(obj)
-            session.flush()
-    except IntegrityError as exc:
-        raise explain(exc) from exc
+    _flush(session, obj)
     record(
         session,
         actor=actor,
@@ -126,11 +160,7 @@ def change_record(
     before = snapshot(obj)
     for name, value in changes.items():
         setattr(obj, name, value)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:
-        raise explain(exc) from exc
+    _flush(session)
     after = snapshot(obj)
     changed = [name for name in after if before[name] != after[name]]
     record(

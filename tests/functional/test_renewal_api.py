@@ -9,12 +9,14 @@ from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from pyproj import Geod
 from shapely.geometry import shape
 from sqlalchemy import Engine
 
 from gongjian.demo.generate import DEMO_USERS
 from gongjian.web.app import create_app
+from tests.imports.test_parcels import square
 
 PASSWORDS = {username: password for username, password, *_ in DEMO_USERS}
 SQUARE = {
@@ -87,30 +89,18 @@ def test_bad_geometry_is_422_with_the_reason_and_adds_nothing(
 
 def test_states_through_the_api(client: TestClient) -> None:
     add(client, "API-STATE-1")
-    published = client.post(
-        "/api/v1/parcels/API-STATE-1/state",
-        json={"to_state": "plan_published", "on": "2022-03-01", "comment_until": "2022-03-31"},
-        auth=auth("city"),
-    )
+
+    def move(**body: str) -> Response:
+        return client.post("/api/v1/parcels/API-STATE-1/state", json=body, auth=auth("city"))
+
+    published = move(to_state="plan_published", on="2022-03-01", comment_until="2022-03-31")
     assert published.status_code == 201, published.text
-    wrong = client.post(
-        "/api/v1/parcels/API-STATE-1/state",
-        json={"to_state": "cleared", "on": "2022-04-02"},
-        auth=auth("city"),
-    )
+    wrong = move(to_state="cleared", on="2022-04-02")
     assert wrong.status_code == 409
     assert "腾挪安置" in wrong.json()["message"]
-    early = client.post(
-        "/api/v1/parcels/API-STATE-1/state",
-        json={"to_state": "relocating", "on": "2022-03-15"},
-        auth=auth("city"),
-    )
+    early = move(to_state="relocating", on="2022-03-15")
     assert early.status_code == 422
-    bad_state = client.post(
-        "/api/v1/parcels/API-STATE-1/state",
-        json={"to_state": "flying", "on": "2022-04-02"},
-        auth=auth("city"),
-    )
+    bad_state = move(to_state="flying", on="2022-04-02")
     assert bad_state.status_code == 422
     history = client.get("/api/v1/parcels/API-STATE-1/history", auth=auth("city")).json()
     assert [c["to_state"] for c in history["changes"]] == ["identified", "plan_published"]
@@ -193,20 +183,9 @@ def test_parks_are_listed_with_their_outline_and_edited_by_their_town(client: Te
     assert own.json()["name"] == "石岐示例园"
 
 
-def _square(west: float, south: float, side: float = 0.002) -> dict:
-    ring = [
-        [west, south],
-        [west + side, south],
-        [west + side, south + side],
-        [west, south + side],
-        [west, south],
-    ]
-    return {"type": "Polygon", "coordinates": [ring]}
-
-
 def test_clusters_of_stored_parcels(client: TestClient) -> None:
     for code, west in (("API-CL-2", 113.500), ("API-CL-1", 113.502), ("API-CL-3", 113.510)):
-        add(client, code, town="坦洲", geometry=_square(west, 22.20))
+        add(client, code, town="坦洲", geometry=square(west, 22.20))
     response = client.get(
         "/api/v1/renewal/clusters", params={"town": "坦洲", "min_mu": "100"}, auth=auth("auditor")
     )

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from click.testing import Result
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, aliased
@@ -545,58 +546,18 @@ def test_cli_theme_parks_and_enterprises(run: CliRunner, cli_engine: Engine) -> 
     )
     assert "已新增企业 CLI-E1" in added
     assert "石岐" in added
-    bad = run.invoke(
-        cli_app,
-        [
-            "enterprise",
-            "add",
-            "CLI-E2",
-            "--name",
-            "x",
-            "--kind",
-            "attracted",
-            "--investment-wan",
-            "1.234",
-            "--town",
-            "石岐",
-        ],
-    )
+
+    def add_other(kind: str, investment_wan: str) -> Result:
+        args = ["--name", "x", "--kind", kind, "--investment-wan", investment_wan, "--town", "石岐"]
+        return run.invoke(cli_app, ["enterprise", "add", "CLI-E2", *args])
+
+    bad = add_other("attracted", "1.234")
     assert bad.exit_code == 2
     assert "investment_wan" in bad.stderr
     assert "最多 2 位小数" in bad.stderr
-    unknown = run.invoke(
-        cli_app,
-        [
-            "enterprise",
-            "add",
-            "CLI-E2",
-            "--name",
-            "x",
-            "--kind",
-            "moved",
-            "--investment-wan",
-            "1",
-            "--town",
-            "石岐",
-        ],
-    )
+    unknown = add_other("moved", "1")
     assert (unknown.exit_code, "--kind" in unknown.stderr) == (2, True)
-    not_number = run.invoke(
-        cli_app,
-        [
-            "enterprise",
-            "add",
-            "CLI-E2",
-            "--name",
-            "x",
-            "--kind",
-            "attracted",
-            "--investment-wan",
-            "lots",
-            "--town",
-            "石岐",
-        ],
-    )
+    not_number = add_other("attracted", "lots")
     assert (not_number.exit_code, "--investment-wan" in not_number.stderr) == (2, True)
     listed = _json(run, "enterprise", "list", "--signed", "--town", "石岐", "--json")
     assert [(e["code"], e["investment_wan"], e["theme_park"]) for e in listed["items"]] == [

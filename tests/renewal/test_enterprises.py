@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from sqlalchemy import select
@@ -30,23 +31,16 @@ from gongjian.renewal.enterprises import (
     update_enterprise,
     update_theme_park,
 )
-from gongjian.renewal.models import Enterprise, Parcel, ThemePark
-from gongjian.towns.models import Town
+from gongjian.renewal.models import Enterprise, ThemePark
+from tests.renewal import helpers
+from tests.renewal.helpers import town_actor, town_of
 
 CITY = Actor(username="city-enterprises", role=Role.city)
 D = Decimal
 K = EnterpriseKind
 SIGNED_ON = dt.date(2022, 9, 15)
-
-
-def town_of(session: Session, name: str) -> Town:
-    """The town called ``name``."""
-    return session.scalars(select(Town).where(Town.name == name)).one()
-
-
-def town_actor(town: Town) -> Actor:
-    """An operator of ``town``."""
-    return Actor(username=f"town-{town.name_en}", role=Role.town, town_id=town.id)
+make_parcel = partial(helpers.make_parcel, town="古镇")
+"""A parcel of 古镇 unless told otherwise."""
 
 
 def theme_park(session: Session, code: str) -> ThemePark:
@@ -54,22 +48,6 @@ def theme_park(session: Session, code: str) -> ThemePark:
     return add_theme_park(
         session, actor=CITY, code=code, name=f"{code}主题产业园", theme="高端装备"
     )
-
-
-def make_parcel(
-    session: Session, code: str, town: str = "古镇", area_mu: str = "20", park: str | None = None
-) -> Parcel:
-    """A parcel of ``town``, in theme park ``park`` when given (as the parcel service
-    would assign it)."""
-    park_id = (
-        session.scalars(select(ThemePark.id).where(ThemePark.code == park)).one() if park else None
-    )
-    parcel = Parcel(
-        code=code, town_id=town_of(session, town).id, area_mu=D(area_mu), theme_park_id=park_id
-    )
-    session.add(parcel)
-    session.flush()
-    return parcel
 
 
 def enterprise(

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import re
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from sqlalchemy import select
@@ -25,7 +26,7 @@ from gongjian.renewal.leases import (
     town_rent_index,
     update_lease,
 )
-from gongjian.renewal.models import Lease, Parcel
+from gongjian.renewal.models import Lease
 from gongjian.renewal.rent_rules import (
     ChainCycle,
     Quarter,
@@ -40,29 +41,14 @@ from gongjian.renewal.rent_rules import (
     quarters_between,
     rent_index,
 )
-from gongjian.towns.models import Town
+from tests.renewal import helpers
+from tests.renewal.helpers import town_actor, town_of
 
 CITY = Actor(username="city-leases", role=Role.city)
 D = Decimal
 Q = Quarter
-
-
-def town_of(session: Session, name: str) -> Town:
-    """The town called ``name``."""
-    return session.scalars(select(Town).where(Town.name == name)).one()
-
-
-def town_actor(town: Town) -> Actor:
-    """An operator of ``town``."""
-    return Actor(username=f"town-{town.name_en}", role=Role.town, town_id=town.id)
-
-
-def make_parcel(session: Session, code: str, town: str = "板芙", area_mu: str = "20") -> Parcel:
-    """A parcel of ``town``."""
-    parcel = Parcel(code=code, town_id=town_of(session, town).id, area_mu=D(area_mu))
-    session.add(parcel)
-    session.flush()
-    return parcel
+make_parcel = partial(helpers.make_parcel, town="板芙")
+"""A parcel of 板芙 unless told otherwise."""
 
 
 def lease(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from sqlalchemy import select
@@ -30,9 +31,11 @@ from gongjian.renewal.services import (
     record_milestone,
     set_performance,
 )
-from gongjian.towns.models import Town
+from tests.renewal import helpers
+from tests.renewal.helpers import town_actor, town_of
 
 S = RenewalState
+M = MilestoneKind
 CITY = Actor(username="city-renewal", role=Role.city)
 AUDITOR = Actor(username="auditor-renewal", role=Role.auditor)
 START = dt.date(2022, 1, 10)
@@ -46,28 +49,22 @@ PATH_VIA_RESERVE = [
     S.construction,
     S.producing,
 ]
+make_parcel = partial(helpers.make_parcel, town="石岐", area_mu="50")
+"""A parcel of 50 mu in 石岐 unless told otherwise."""
 
 
-def town_of(session: Session, name: str) -> Town:
-    return session.scalars(select(Town).where(Town.name == name)).one()
-
-
-def town_actor(town: Town) -> Actor:
-    return Actor(username=f"town-{town.name_en}", role=Role.town, town_id=town.id)
-
-
-def make_parcel(
-    session: Session, code: str, *, town: str = "石岐", area: str = "50", state: S = S.identified
-) -> Parcel:
-    parcel = Parcel(
-        code=code,
-        town_id=town_of(session, town).id,
-        area_mu=Decimal(area),
-        renewal_state=state,
+def move(
+    session: Session, code: str, to_state: S, on: dt.date, comment_until: dt.date | None = None
+) -> ParcelStateChange:
+    """Move parcel ``code`` to ``to_state`` on day ``on``, as the city."""
+    return change_state(
+        session,
+        actor=CITY,
+        parcel_code=code,
+        to_state=to_state,
+        on=on,
+        comment_until=comment_until,
     )
-    session.add(parcel)
-    session.flush()
-    return parcel
 
 
 def walk(session: Session, code: str, states: list[S], start: dt.date = START) -> dt.date:
@@ -75,14 +72,7 @@ def walk(session: Session, code: str, states: list[S], start: dt.date = START) -
     day = start
     for state in states:
         comment_until = day + dt.timedelta(days=3) if state is S.plan_published else None
-        change_state(
-            session,
-            actor=CITY,
-            parcel_code=code,
-            to_state=state,
-            on=day,
-            comment_until=comment_until,
-        )
+        move(session, code, state, day, comment_until)
         day += dt.timedelta(days=7)
     return day - dt.timedelta(days=7)
 
@@ -97,26 +87,12 @@ def test_each_transition_is_allowed_or_refused_naming_the_next_states(
         parcel.plan_comment_until = START - dt.timedelta(days=1)
     comment_until = START + dt.timedelta(days=30) if target is S.plan_published else None
     if target in next_states(current):
-        change = change_state(
-            session,
-            actor=CITY,
-            parcel_code="T-STATE",
-            to_state=target,
-            on=START,
-            comment_until=comment_until,
-        )
+        change = move(session, "T-STATE", target, START, comment_until)
         assert (change.from_state, change.to_state) == (current.value, target.value)
         assert parcel.renewal_state == target
     else:
         with pytest.raises(Conflict) as refused:
-            change_state(
-                session,
-                actor=CITY,
-                parcel_code="T-STATE",
-                to_state=target,
-                on=START,
-                comment_until=comment_until,
-            )
+            move(session, "T-STATE", target, START, comment_until)
         for allowed in next_states(current):
             assert allowed.label in refused.value.message
         assert parcel.renewal_state == current
@@ -148,58 +124,26 @@ def test_plan_published_needs_a_comment_period_and_relocating_waits_for_its_end(
 ) -> None:
     make_parcel(session, "T-PLAN")
     with pytest.raises(Invalid) as missing:
-        change_state(session, actor=CITY, parcel_code="T-PLAN", to_state=S.plan_published, on=START)
+        move(session, "T-PLAN", S.plan_published, START)
     assert missing.value.problems[0].column == "comment_until"
     with pytest.raises(Invalid):
-        change_state(
-            session,
-            actor=CITY,
-            parcel_code="T-PLAN",
-            to_state=S.plan_published,
-            on=START,
-            comment_until=START - dt.timedelta(days=1),
-        )
+        move(session, "T-PLAN", S.plan_published, START, START - dt.timedelta(days=1))
     until = START + dt.timedelta(days=30)
-    change_state(
-        session,
-        actor=CITY,
-        parcel_code="T-PLAN",
-        to_state=S.plan_published,
-        on=START,
-        comment_until=until,
-    )
+    move(session, "T-PLAN", S.plan_published, START, until)
     with pytest.raises(Invalid) as early:
-        change_state(session, actor=CITY, parcel_code="T-PLAN", to_state=S.relocating, on=until)
+        move(session, "T-PLAN", S.relocating, until)
     assert str(until) in early.value.problems[0].reason
-    change_state(
-        session,
-        actor=CITY,
-        parcel_code="T-PLAN",
-        to_state=S.relocating,
-        on=until + dt.timedelta(days=1),
-    )
+    move(session, "T-PLAN", S.relocating, until + dt.timedelta(days=1))
 
 
 def test_a_change_is_neither_in_the_future_nor_before_the_previous_one(session: Session) -> None:
     make_parcel(session, "T-DAY")
     walk(session, "T-DAY", [S.plan_published])
     with pytest.raises(Invalid) as future:
-        change_state(
-            session,
-            actor=CITY,
-            parcel_code="T-DAY",
-            to_state=S.relocating,
-            on=today() + dt.timedelta(days=1),
-        )
+        move(session, "T-DAY", S.relocating, today() + dt.timedelta(days=1))
     assert future.value.problems[0].column == "on"
     with pytest.raises(Invalid) as earlier:
-        change_state(
-            session,
-            actor=CITY,
-            parcel_code="T-DAY",
-            to_state=S.relocating,
-            on=START - dt.timedelta(days=1),
-        )
+        move(session, "T-DAY", S.relocating, START - dt.timedelta(days=1))
     assert "上一次状态变更" in earlier.value.problems[0].reason
 
 
@@ -227,11 +171,11 @@ def test_a_town_moves_its_own_parcels_only_and_a_refusal_is_logged(session: Sess
     with pytest.raises(Forbidden):
         change_state(session, actor=AUDITOR, parcel_code="T-OWN", to_state=S.relocating, on=START)
     with pytest.raises(NotFound):
-        change_state(session, actor=CITY, parcel_code="NO-SUCH", to_state=S.relocating, on=START)
+        move(session, "NO-SUCH", S.relocating, START)
 
 
 def test_cleared_mu_counts_from_the_day_a_parcel_is_cleared(session: Session) -> None:
-    make_parcel(session, "T-KPI", area="123.45")
+    make_parcel(session, "T-KPI", area_mu="123.45")
     day = dt.date(2022, 3, 1)
     before = kpis(session, as_of=day)["renewal.cleared_mu"]
     cleared_on = walk(session, "T-KPI", PATH_VIA_RESERVE[:4], start=dt.date(2022, 2, 1))
@@ -242,70 +186,27 @@ def test_cleared_mu_counts_from_the_day_a_parcel_is_cleared(session: Session) ->
 
 def test_construction_milestones_in_order_with_their_areas(session: Session) -> None:
     make_parcel(session, "T-BUILD")
-    with pytest.raises(Conflict) as too_early:
+
+    def build(kind: MilestoneKind, area_m2: int | str, on: dt.date) -> None:
         record_milestone(
-            session,
-            actor=CITY,
-            parcel_code="T-BUILD",
-            kind=MilestoneKind.planning_application,
-            area_m2=Decimal(1000),
-            on=START,
+            session, actor=CITY, parcel_code="T-BUILD", kind=kind, area_m2=Decimal(area_m2), on=on
         )
+
+    with pytest.raises(Conflict) as too_early:
+        build(M.planning_application, 1000, START)
     assert "供地" in too_early.value.message
     last = walk(session, "T-BUILD", [s for s in PATH_VIA_RESERVE[:6]])
     with pytest.raises(Invalid) as unordered:
-        record_milestone(
-            session,
-            actor=CITY,
-            parcel_code="T-BUILD",
-            kind=MilestoneKind.construction_permit,
-            area_m2=Decimal(1000),
-            on=last,
-        )
+        build(M.construction_permit, 1000, last)
     assert "规划报建" in unordered.value.problems[0].reason
-    record_milestone(
-        session,
-        actor=CITY,
-        parcel_code="T-BUILD",
-        kind=MilestoneKind.planning_application,
-        area_m2=Decimal("52000.50"),
-        on=last,
-    )
+    build(M.planning_application, "52000.50", last)
     with pytest.raises(Invalid):
-        record_milestone(
-            session,
-            actor=CITY,
-            parcel_code="T-BUILD",
-            kind=MilestoneKind.construction_permit,
-            area_m2=Decimal(0),
-            on=last,
-        )
-    record_milestone(
-        session,
-        actor=CITY,
-        parcel_code="T-BUILD",
-        kind=MilestoneKind.construction_permit,
-        area_m2=Decimal(50000),
-        on=last + dt.timedelta(days=3),
-    )
+        build(M.construction_permit, 0, last)
+    build(M.construction_permit, 50000, last + dt.timedelta(days=3))
     with pytest.raises(Conflict):
-        record_milestone(
-            session,
-            actor=CITY,
-            parcel_code="T-BUILD",
-            kind=MilestoneKind.completion_acceptance,
-            area_m2=Decimal(50000),
-            on=last + dt.timedelta(days=4),
-        )
+        build(M.completion_acceptance, 50000, last + dt.timedelta(days=4))
     day = walk(session, "T-BUILD", [S.construction], start=last + dt.timedelta(days=5))
-    record_milestone(
-        session,
-        actor=CITY,
-        parcel_code="T-BUILD",
-        kind=MilestoneKind.completion_acceptance,
-        area_m2=Decimal(49800),
-        on=day + dt.timedelta(days=30),
-    )
+    build(M.completion_acceptance, 49800, day + dt.timedelta(days=30))
     history = parcel_history(session, actor=CITY, parcel_code="T-BUILD")
     assert [(m.kind, m.area_m2) for m in history.milestones] == [
         (MilestoneKind.planning_application.value, Decimal("52000.50")),
@@ -381,9 +282,9 @@ def test_figures_are_corrected_in_place_and_audited(session: Session) -> None:
 
 
 def test_before_and_after_per_parcel_and_land_weighted_per_town(session: Session) -> None:
-    small = make_parcel(session, "T-BA-1", town="古镇", area="10")
-    make_parcel(session, "T-BA-2", town="古镇", area="30")
-    make_parcel(session, "T-BA-3", town="古镇", area="5")
+    small = make_parcel(session, "T-BA-1", town="古镇", area_mu="10")
+    make_parcel(session, "T-BA-2", town="古镇", area_mu="30")
+    make_parcel(session, "T-BA-3", town="古镇", area_mu="5")
     for parcel_code in ("T-BA-1", "T-BA-2", "T-BA-3"):
         session.add(
             ParcelStateChange(

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import re
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from sqlalchemy import func, select
@@ -28,29 +29,14 @@ from gongjian.renewal.reserve import (
     release_value,
     reserve_on_account,
 )
-from gongjian.towns.models import Town
+from tests.renewal import helpers
+from tests.renewal.helpers import town_actor, town_of
 
 CITY = Actor(username="city-reserve", role=Role.city)
 D = Decimal
 RESERVED_ON = dt.date(2022, 5, 10)
-
-
-def town_of(session: Session, name: str) -> Town:
-    """The town called ``name``."""
-    return session.scalars(select(Town).where(Town.name == name)).one()
-
-
-def town_actor(town: Town) -> Actor:
-    """An operator of ``town``."""
-    return Actor(username=f"town-{town.name_en}", role=Role.town, town_id=town.id)
-
-
-def make_parcel(session: Session, code: str, town: str = "黄圃", area_mu: str = "20") -> Parcel:
-    """A parcel of ``town``."""
-    parcel = Parcel(code=code, town_id=town_of(session, town).id, area_mu=D(area_mu))
-    session.add(parcel)
-    session.flush()
-    return parcel
+make_parcel = partial(helpers.make_parcel, town="黄圃")
+"""A parcel of 黄圃 unless told otherwise."""
 
 
 def reserve(
@@ -110,25 +96,21 @@ def _flush_in_savepoint(session: Session, entry: ReserveEntry) -> None:
 def test_the_partial_unique_index_stands_behind_the_check(session: Session) -> None:
     parcel = make_parcel(session, "RS-INDEX")
     reserve(session, "RS-INDEX", "5", "50")
-    duplicate = ReserveEntry(
-        parcel_id=parcel.id,
-        town_id=parcel.town_id,
-        kind=ReserveEntryKind.reserve_on_account,
-        area_mu=D(1),
-        valuation_wan=D(1),
-        entry_on=RESERVED_ON,
-    )
+
+    def entry(kind: ReserveEntryKind, valuation_wan: str) -> ReserveEntry:
+        """An entry of 1 mu written straight to the table, past the service's checks."""
+        return ReserveEntry(
+            parcel_id=parcel.id,
+            town_id=parcel.town_id,
+            kind=kind,
+            area_mu=D(1),
+            valuation_wan=D(valuation_wan),
+            entry_on=RESERVED_ON,
+        )
+
     with pytest.raises(IntegrityError):
-        _flush_in_savepoint(session, duplicate)
-    release_entry = ReserveEntry(
-        parcel_id=parcel.id,
-        town_id=parcel.town_id,
-        kind=ReserveEntryKind.release,
-        area_mu=D(1),
-        valuation_wan=D(10),
-        entry_on=RESERVED_ON,
-    )
-    session.add(release_entry)
+        _flush_in_savepoint(session, entry(ReserveEntryKind.reserve_on_account, "1"))
+    session.add(entry(ReserveEntryKind.release, "10"))
     session.flush()
 
 

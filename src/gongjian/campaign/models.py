@@ -18,7 +18,6 @@ from gongjian.campaign.choices import (
 )
 from gongjian.db import (
     Base,
-    ImportedFrom,
     StateChangeColumns,
     Timestamped,
     check_in,
@@ -26,6 +25,7 @@ from gongjian.db import (
     utcnow,
 )
 from gongjian.db_types import Exact, Money
+from gongjian.imports.models import ImportedFrom
 from gongjian.towns.models import Town
 
 project_rivers = Table(

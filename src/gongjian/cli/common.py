@@ -1,23 +1,25 @@
 """What every command shares: consoles, the operator's actor, sessions, errors as one
-clear line, and progress bars for long work."""
+clear line, progress bars for long work, tables, and the options and edits that
+several commands take alike."""
 
 from __future__ import annotations
 
 import functools
 import getpass
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gongjian.auth.actors import Actor
 from gongjian.db import session_scope
-from gongjian.errors import GongjianError, Invalid
+from gongjian.errors import GongjianError, Invalid, Problem
 
 console = Console()
 err_console = Console(stderr=True)
@@ -27,6 +29,9 @@ R = TypeVar("R")
 
 EXIT_ERROR = 1
 EXIT_INVALID = 2
+
+TownOption = Annotated[str | None, typer.Option("--town", help="镇街名称或代码；不填为全市")]
+JsonOption = Annotated[bool, typer.Option("--json", help="输出 JSON")]
 
 
 def operator() -> Actor:
@@ -91,3 +96,42 @@ def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
             bar.update(tasks[step], completed=done, total=total)
 
         yield update
+
+
+def table(
+    title: str | None,
+    headers: Iterable[str],
+    *,
+    right: Collection[str] = (),
+    no_wrap: Collection[str] = (),
+) -> Table:
+    """A Rich table with a column per header: those in ``right`` right-aligned (figures),
+    those in ``no_wrap`` never wrapped (codes)."""
+    found = Table(title=title)
+    for header in headers:
+        found.add_column(
+            header, justify="right" if header in right else "left", no_wrap=header in no_wrap
+        )
+    return found
+
+
+def changes_given(
+    code: str,
+    given: Mapping[str, Any],
+    clear: Iterable[str] | None,
+    clearable: Mapping[str, str],
+) -> dict[str, Any]:
+    """The edits of an ``update`` command: the fields ``given`` a value, and those named
+    by ``--clear`` (an option name of ``clearable``) set to ``None``. ``Invalid`` for a
+    field that cannot be cleared, or when there is nothing to change."""
+    changes = {field: value for field, value in given.items() if value is not None}
+    for item in clear or ():
+        if item not in clearable:
+            raise Invalid(
+                "不能清空此项",
+                [Problem(f"可清空：{'、'.join(clearable)}", column="--clear", value=item)],
+            )
+        changes[clearable[item]] = None
+    if not changes:
+        raise Invalid("没有要修改的项", [Problem("请给出至少一项修改", column=code)])
+    return changes

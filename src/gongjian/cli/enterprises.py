@@ -10,7 +10,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from gongjian.cli.common import command, console, operator, session
+from gongjian.cli.common import (
+    JsonOption,
+    changes_given,
+    command,
+    console,
+    operator,
+    session,
+    table,
+)
 from gongjian.errors import Invalid, Problem
 from gongjian.periods import parse_as_of
 from gongjian.renewal.choices import EnterpriseKind
@@ -37,7 +45,6 @@ theme_park_app = typer.Typer(
 )
 
 TownOption = Annotated[str | None, typer.Option("--town", help="镇街名称或代码")]
-JsonOption = Annotated[bool, typer.Option("--json", help="输出 JSON")]
 CLEARABLE = {
     "parcel": "parcel",
     "theme-park": "theme_park",
@@ -162,22 +169,14 @@ def list_(
         items = [EnterpriseRead.model_validate(row).model_dump(mode="json") for row in rows]
         typer.echo(json.dumps({"total": total, "items": items}, ensure_ascii=False))
         return
-    table = Table(title=f"企业（共 {total} 家，显示 {len(rows)} 家）")
-    for header in (
-        "编号",
-        "名称",
-        "类型",
-        "镇街",
-        "地块",
-        "主题产业园",
-        "签约日期",
-        "协议投资（万元）",
-    ):
-        table.add_column(
-            header, justify="right" if "万元" in header else "left", no_wrap=header == "编号"
-        )
+    listed = table(
+        f"企业（共 {total} 家，显示 {len(rows)} 家）",
+        ("编号", "名称", "类型", "镇街", "地块", "主题产业园", "签约日期", "协议投资（万元）"),
+        right={"协议投资（万元）"},
+        no_wrap={"编号"},
+    )
     for row in rows:
-        table.add_row(
+        listed.add_row(
             row.code,
             row.name,
             row.kind.label,
@@ -187,7 +186,7 @@ def list_(
             str(row.agreement_signed_on or "未签订"),
             _money(row.investment_wan),
         )
-    console.print(table)
+    console.print(listed)
 
 
 @command(enterprise_app, "show")
@@ -221,7 +220,6 @@ def update(
     ] = None,
 ) -> None:
     """修改企业：只改给出的项；--clear 清空某项。"""
-    changes: dict[str, Any] = {}
     given: dict[str, Any] = {
         "name": name,
         "kind": parse_kind(kind) if kind else None,
@@ -236,16 +234,7 @@ def update(
         ),
         "jobs": jobs,
     }
-    changes.update({field: value for field, value in given.items() if value is not None})
-    for item in clear or []:
-        if item not in CLEARABLE:
-            raise Invalid(
-                "不能清空此项",
-                [Problem(f"可清空：{'、'.join(CLEARABLE)}", column="--clear", value=item)],
-            )
-        changes[CLEARABLE[item]] = None
-    if not changes:
-        raise Invalid("没有要修改的项", [Problem("请给出至少一项修改", column=code)])
+    changes = changes_given(code, given, clear, CLEARABLE)
     with session() as db:
         found = update_enterprise(db, actor=operator(), code=code, changes=changes)
     console.print(f"已修改企业 {found.code}")
@@ -257,12 +246,10 @@ def list_parks() -> None:
     """列出主题产业园。"""
     with session() as db:
         _total, rows = list_theme_parks(db, actor=operator(), limit=1000)
-        table = Table(title="主题产业园")
-        for header in ("编号", "名称", "产业主题"):
-            table.add_column(header)
+        parks = table("主题产业园", ("编号", "名称", "产业主题"))
         for park in rows:
-            table.add_row(park.code, park.name, park.theme)
-    console.print(table)
+            parks.add_row(park.code, park.name, park.theme)
+    console.print(parks)
 
 
 @command(theme_park_app, "show")
@@ -309,21 +296,12 @@ def summary(as_json: JsonOption = False) -> None:
         items = [ThemeParkSummaryRead.model_validate(row).model_dump(mode="json") for row in rows]
         typer.echo(json.dumps(items, ensure_ascii=False))
         return
-    table = Table(title="主题产业园汇总（企业按已签订协议计）")
-    headers = (
-        "编号",
-        "名称",
-        "地块",
-        "面积（亩）",
-        "新招引",
-        "增资扩产",
-        "未签约",
-        "协议投资（万元）",
+    figures = ("地块", "面积（亩）", "新招引", "增资扩产", "未签约", "协议投资（万元）")
+    summed = table(
+        "主题产业园汇总（企业按已签订协议计）", ("编号", "名称", *figures), right=figures
     )
-    for header in headers:
-        table.add_column(header, justify="left" if header in ("编号", "名称") else "right")
     for row in rows:
-        table.add_row(
+        summed.add_row(
             row.code,
             row.name,
             str(row.parcels),
@@ -333,7 +311,7 @@ def summary(as_json: JsonOption = False) -> None:
             str(row.unsigned),
             _money(row.investment_wan),
         )
-    table.add_row(
+    summed.add_row(
         "合计",
         "",
         str(sum(row.parcels for row in rows)),
@@ -343,4 +321,4 @@ def summary(as_json: JsonOption = False) -> None:
         str(sum(row.unsigned for row in rows)),
         _money(sum((row.investment_wan for row in rows), Decimal(0))),
     )
-    console.print(table)
+    console.print(summed)

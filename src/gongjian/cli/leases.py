@@ -7,11 +7,18 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from gongjian.cli.common import command, console, operator, session
+from gongjian.cli.common import (
+    JsonOption,
+    TownOption,
+    changes_given,
+    command,
+    console,
+    operator,
+    session,
+    table,
+)
 from gongjian.config import get_settings
-from gongjian.errors import Invalid, Problem
 from gongjian.periods import parse_as_of
 from gongjian.renewal.leases import (
     add_lease,
@@ -30,8 +37,6 @@ lease_app = typer.Typer(
 )
 rents_app = typer.Typer(help="租金指数：各镇街按季度的租金中位数及同比。", no_args_is_help=True)
 
-TownOption = Annotated[str | None, typer.Option("--town", help="镇街名称或代码；不填为全市")]
-JsonOption = Annotated[bool, typer.Option("--json", help="输出 JSON")]
 CLEARABLE = {"parent": "parent", "building": "building", "end-on": "end_on"}
 
 
@@ -106,25 +111,14 @@ def list_(
             limit=limit,
             offset=offset,
         )
-    table = Table(title=f"租赁（共 {total} 条，显示 {len(rows)} 条）")
-    for header in (
-        "编号",
-        "上级",
-        "地块",
-        "镇街",
-        "出租方",
-        "承租方",
-        "面积（m²）",
-        "租金",
-        "起止",
-    ):
-        table.add_column(
-            header,
-            justify="right" if header in ("面积（m²）", "租金") else "left",
-            no_wrap=header == "编号",
-        )
+    listed = table(
+        f"租赁（共 {total} 条，显示 {len(rows)} 条）",
+        ("编号", "上级", "地块", "镇街", "出租方", "承租方", "面积（m²）", "租金", "起止"),
+        right={"面积（m²）", "租金"},
+        no_wrap={"编号"},
+    )
     for row in rows:
-        table.add_row(
+        listed.add_row(
             row.code,
             row.parent or "",
             row.parcel,
@@ -135,7 +129,7 @@ def list_(
             f"{row.rent_yuan_m2_month}",
             f"{row.start_on} 至 {row.end_on or '未定'}",
         )
-    console.print(table)
+    console.print(listed)
 
 
 @command(lease_app, "show")
@@ -157,14 +151,14 @@ def show(
         f"{'，' + found.building if found.building else ''}，{found.area_m2} m²，"
         f"{found.rent_yuan_m2_month} 元/m²/月，{found.start_on} 至 {found.end_on or '未定'}"
     )
-    table = Table(
-        title=f"转租链：原始租赁 {found.original}（{found.original_rent} 元/m²/月），"
-        f"总加价 {_pct(found.total_markup_pct)}"
+    chain = table(
+        f"转租链：原始租赁 {found.original}（{found.original_rent} 元/m²/月），"
+        f"总加价 {_pct(found.total_markup_pct)}",
+        ("层级", "租赁", "出租方", "承租方", "租金（元/m²/月）", "较上级加价"),
+        right={"层级", "较上级加价"},
     )
-    for header in ("层级", "租赁", "出租方", "承租方", "租金（元/m²/月）", "较上级加价"):
-        table.add_column(header, justify="right" if header in ("层级", "较上级加价") else "left")
     for level, link in enumerate(found.chain):
-        table.add_row(
+        chain.add_row(
             str(level),
             link.code,
             link.lessor,
@@ -172,7 +166,7 @@ def show(
             f"{link.rent_yuan_m2_month}",
             _pct(link.markup_pct),
         )
-    console.print(table)
+    console.print(chain)
     if found.subleases:
         console.print(f"转租：{'、'.join(found.subleases)}")
 
@@ -210,16 +204,7 @@ def update(
         "parent": parent,
         "building": building,
     }
-    changes = {field: value for field, value in given.items() if value is not None}
-    for item in clear or []:
-        if item not in CLEARABLE:
-            raise Invalid(
-                "不能清空此项",
-                [Problem(f"可清空：{'、'.join(CLEARABLE)}", column="--clear", value=item)],
-            )
-        changes[CLEARABLE[item]] = None
-    if not changes:
-        raise Invalid("没有要修改的项", [Problem("请给出至少一项修改", column=code)])
+    changes = changes_given(code, given, clear, CLEARABLE)
     with session() as db:
         lease = update_lease(db, actor=operator(), code=code, changes=changes)
     console.print(
@@ -238,15 +223,14 @@ def flags(town: TownOption = None, as_json: JsonOption = False) -> None:
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return
     pct = get_settings().sublease_markup_pct
-    table = Table(title=f"转租加价超过 {pct}% 的租赁（共 {len(found)} 条，⚑ 为超限）")
-    for header in ("转租", "镇街·地块", "二房东", "租金：上级→转租", "较上级", "转租链", "较原始"):
-        table.add_column(
-            header,
-            justify="right" if header in ("较上级", "较原始") else "left",
-            no_wrap=header == "转租",
-        )
+    flagged = table(
+        f"转租加价超过 {pct}% 的租赁（共 {len(found)} 条，⚑ 为超限）",
+        ("转租", "镇街·地块", "二房东", "租金：上级→转租", "较上级", "转租链", "较原始"),
+        right={"较上级", "较原始"},
+        no_wrap={"转租"},
+    )
     for flag in found:
-        table.add_row(
+        flagged.add_row(
             flag.code,
             f"{flag.town} {flag.parcel}",
             flag.lessor,
@@ -255,7 +239,7 @@ def flags(town: TownOption = None, as_json: JsonOption = False) -> None:
             " → ".join(flag.chain) + f"（原始 {flag.original_rent}）",
             _pct(flag.total_markup_pct) + (" ⚑" if flag.over_original else ""),
         )
-    console.print(table)
+    console.print(flagged)
 
 
 @command(rents_app, "index")
@@ -285,11 +269,12 @@ def index(
         typer.echo(json.dumps(items, ensure_ascii=False))
         return
     pct = get_settings().rent_rise_pct
-    table = Table(title=f"租金指数（同比涨幅超过 {pct}% 标出）")
-    for header in ("镇街", "季度", "在租租赁", "中位数", "上年同季", "同比", "超限"):
-        table.add_column(header, justify="left" if header in ("镇街", "季度") else "right")
+    figures = ("在租租赁", "中位数", "上年同季", "同比", "超限")
+    indexed = table(
+        f"租金指数（同比涨幅超过 {pct}% 标出）", ("镇街", "季度", *figures), right=figures
+    )
     for row in rows:
-        table.add_row(
+        indexed.add_row(
             row.town,
             row.quarter,
             str(row.leases),
@@ -298,4 +283,4 @@ def index(
             _pct(row.rise_pct),
             "⚑" if row.flagged else "",
         )
-    console.print(table)
+    console.print(indexed)

@@ -7,9 +7,17 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from gongjian.cli.common import EXIT_INVALID, command, console, fail, operator, session
+from gongjian.cli.common import (
+    EXIT_INVALID,
+    TownOption,
+    command,
+    console,
+    fail,
+    operator,
+    session,
+    table,
+)
 from gongjian.periods import parse_as_of
 from gongjian.records import list_records
 from gongjian.renewal import services
@@ -21,8 +29,6 @@ app = typer.Typer(
     help="工改地块：列表、状态变更、建设进度、亩均数据、低效认定、改造前后对比。",
     no_args_is_help=True,
 )
-
-TownOption = Annotated[str | None, typer.Option("--town", help="镇街名称或代码；不填为全市")]
 
 
 def _state(text: str) -> RenewalState:
@@ -60,18 +66,19 @@ def list_parcels(
         total, parcels = list_records(
             db, services.PARCELS, actor=operator(), town_id=town_id, limit=limit, offset=offset
         )
-        table = Table(title=f"地块（共 {total} 块，显示 {len(parcels)} 块）")
-        for header in ("编号", "名称", "镇街", "面积（亩）", "状态"):
-            table.add_column(header)
+        listed = table(
+            f"地块（共 {total} 块，显示 {len(parcels)} 块）",
+            ("编号", "名称", "镇街", "面积（亩）", "状态"),
+        )
         for parcel in parcels:
-            table.add_row(
+            listed.add_row(
                 parcel.code,
                 parcel.name or "",
                 parcel.town.name,
                 str(parcel.area_mu),
                 RenewalState(parcel.renewal_state).label,
             )
-    console.print(table)
+    console.print(listed)
 
 
 @command(app, "show")
@@ -89,18 +96,16 @@ def show(code: Annotated[str, typer.Argument(help="地块编号")]) -> None:
         )
         if parcel.plan_comment_until:
             console.print(f"方案公示期至 {parcel.plan_comment_until}")
-        table = Table(title="状态历史")
-        for header in ("日期", "从", "到", "理由", "记录人"):
-            table.add_column(header)
+        history = table("状态历史", ("日期", "从", "到", "理由", "记录人"))
         for change in found.changes:
-            table.add_row(
+            history.add_row(
                 str(change.changed_on),
                 RenewalState(change.from_state).label if change.from_state else "—",
                 RenewalState(change.to_state).label,
                 change.reason or "",
                 change.actor,
             )
-        console.print(table)
+        console.print(history)
         for milestone in found.milestones:
             console.print(
                 f"{milestone.happened_on} {MilestoneKind(milestone.kind).label}："
@@ -199,17 +204,17 @@ def identify(
             f"或亩均税收低于 {bounds.tax_per_mu} 万元/亩，或容积率低于 {bounds.floor_area_ratio}",
             highlight=False,
         )
-        table = Table(title=f"{year} 年低效用地（{len(candidates)} 块）")
-        for header in ("镇街", "编号", "面积（亩）", "原因"):
-            table.add_column(header)
+        listed = table(
+            f"{year} 年低效用地（{len(candidates)} 块）", ("镇街", "编号", "面积（亩）", "原因")
+        )
         for candidate in candidates:
-            table.add_row(
+            listed.add_row(
                 candidate.town.name,
                 candidate.parcel.code,
                 str(candidate.parcel.area_mu),
                 candidate.explanation,
             )
-    console.print(table)
+    console.print(listed)
 
 
 @command(app, "before-after")
@@ -218,18 +223,12 @@ def before_after(town: TownOption = None) -> None:
     with session() as db:
         town_id = find_town(db, town).id if town else None
         _parcels, towns = services.before_after(db, actor=operator(), town_id=town_id)
-    table = Table(title="改造前后对比（前后均有数据的地块）")
-    for header in (
-        "镇街",
-        "地块",
-        "面积（亩）",
-        "亩均产值 前→后",
-        "亩均税收 前→后",
-        "容积率 前→后",
-    ):
-        table.add_column(header)
+    compared = table(
+        "改造前后对比（前后均有数据的地块）",
+        ("镇街", "地块", "面积（亩）", "亩均产值 前→后", "亩均税收 前→后", "容积率 前→后"),
+    )
     for row in towns:
-        table.add_row(
+        compared.add_row(
             row.town.name,
             str(row.parcels),
             str(row.area_mu),
@@ -238,7 +237,7 @@ def before_after(town: TownOption = None) -> None:
                 for n in ("output_per_mu", "tax_per_mu", "floor_area_ratio")
             ),
         )
-    console.print(table)
+    console.print(compared)
 
 
 @command(app, "clusters")
@@ -258,19 +257,18 @@ def clusters(
             db, actor=operator(), gap_m=gap_m, min_mu=threshold, town_id=town_id
         )
     flagged = [c for c in found if c.flagged]
-    table = Table(
-        title=f"连片（共 {len(found)} 片，达到面积下限 {len(flagged)} 片，"
-        f"合计 {sum((c.area_mu for c in flagged), Decimal(0))} 亩）"
+    listed = table(
+        f"连片（共 {len(found)} 片，达到面积下限 {len(flagged)} 片，"
+        f"合计 {sum((c.area_mu for c in flagged), Decimal(0))} 亩）",
+        ("片区（最小编号）", "地块数", "面积（亩）", "连片改造"),
     )
-    for header in ("片区（最小编号）", "地块数", "面积（亩）", "连片改造"):
-        table.add_column(header)
     for cluster in found[:top]:
-        table.add_row(
+        listed.add_row(
             cluster.cluster_id,
             str(len(cluster.parcels)),
             str(cluster.area_mu),
             "是" if cluster.flagged else "否",
         )
-    console.print(table)
+    console.print(listed)
     if without:
         console.print(f"另有 {without} 块地没有几何，未参与连片分析")

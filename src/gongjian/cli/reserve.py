@@ -7,9 +7,8 @@ from decimal import Decimal
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from gongjian.cli.common import command, console, operator, session
+from gongjian.cli.common import JsonOption, TownOption, command, console, operator, session, table
 from gongjian.errors import Invalid, Problem
 from gongjian.periods import parse_as_of
 from gongjian.renewal.choices import ReserveEntryKind
@@ -23,7 +22,6 @@ ParcelArgument = Annotated[str, typer.Argument(help="地块编号")]
 AreaOption = Annotated[str, typer.Option("--area-mu", help="面积（亩），如 12.50")]
 OnOption = Annotated[str, typer.Option("--on", help="入账日期，如 2023-01-31（不能晚于今天）")]
 FundingOption = Annotated[str | None, typer.Option("--funding-source", help="资金来源")]
-TownOption = Annotated[str | None, typer.Option("--town", help="镇街名称或代码；不填为全市")]
 ParcelOption = Annotated[str | None, typer.Option("--parcel", help="地块编号")]
 
 
@@ -93,7 +91,7 @@ def show_balance(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="截至日期 2023-01-31 或时段 2023-01；默认今天")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """收储余额（亩、万元）：全市、各镇街、各地块，截至某日。"""
     day = parse_as_of(as_of, field="--as-of")
@@ -113,9 +111,8 @@ def show_balance(
         f"{_figure(found.valuation_wan)} 万元（收储 {_figure(found.reserved_mu)} 亩，"
         f"出库 {_figure(found.released_mu)} 亩）"
     )
-    towns = Table(title="各镇街")
-    for header in ("镇街", "地块", "收储（亩）", "出库（亩）", "余额（亩）", "余额（万元）"):
-        towns.add_column(header, justify="left" if header == "镇街" else "right")
+    figures = ("收储（亩）", "出库（亩）", "余额（亩）", "余额（万元）")
+    towns = table("各镇街", ("镇街", "地块", *figures), right={"地块", *figures})
     for town_row in found.towns:
         towns.add_row(
             town_row.town,
@@ -126,9 +123,7 @@ def show_balance(
             _figure(town_row.valuation_wan),
         )
     console.print(towns)
-    parcels = Table(title="各地块")
-    for header in ("地块", "镇街", "收储（亩）", "出库（亩）", "余额（亩）", "余额（万元）"):
-        parcels.add_column(header, justify="left" if header in ("地块", "镇街") else "right")
+    parcels = table("各地块", ("地块", "镇街", *figures), right=figures)
     for row in found.parcels:
         parcels.add_row(
             row.parcel,
@@ -168,11 +163,13 @@ def list_(
             limit=limit,
             offset=offset,
         )
-    table = Table(title=f"收储台账（共 {total} 条，显示 {len(rows)} 条）")
-    for header in ("日期", "类型", "地块", "镇街", "面积（亩）", "金额（万元）", "资金来源"):
-        table.add_column(header, justify="right" if "（" in header else "left")
+    ledger = table(
+        f"收储台账（共 {total} 条，显示 {len(rows)} 条）",
+        ("日期", "类型", "地块", "镇街", "面积（亩）", "金额（万元）", "资金来源"),
+        right={"面积（亩）", "金额（万元）"},
+    )
     for row in rows:
-        table.add_row(
+        ledger.add_row(
             str(row.entry_on),
             row.kind.label,
             row.parcel,
@@ -181,4 +178,4 @@ def list_(
             _figure(row.valuation_wan),
             row.funding_source or "",
         )
-    console.print(table)
+    console.print(ledger)

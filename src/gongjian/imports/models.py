@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gongjian.db import Base, check_non_negative, utcnow
@@ -23,3 +23,12 @@ class ImportRun(Base):
     rows: Mapped[int]
     actor: Mapped[str] = mapped_column(String(60))
     imported_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ImportedFrom:
+    """Adds ``import_id``: the import (file, user, time) that last wrote the row; ``None``
+    for a row entered by hand."""
+
+    import_id: Mapped[int | None] = mapped_column(
+        ForeignKey("imports.id"), comment="the import that last wrote it"
+    )

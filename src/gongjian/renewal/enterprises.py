@@ -30,11 +30,14 @@ from gongjian.records import (
     add_record,
     change_record,
     list_records,
+    names_by_id,
     read_record,
+    referenced,
 )
 from gongjian.renewal.choices import EnterpriseKind
 from gongjian.renewal.models import Enterprise, Parcel, ThemePark
 from gongjian.renewal.rent_rules import amount_problems, cents, day_problems, text_problems
+from gongjian.renewal.services import PARCELS
 from gongjian.towns.models import Town
 from gongjian.towns.services import find_town
 
@@ -222,22 +225,16 @@ class EnterpriseView:
         return self.agreement_signed_on is not None
 
 
-def _names(session: Session, column: Any, key: Any, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return dict(session.execute(select(key, column).where(key.in_(ids))).tuples().all())
-
-
 def enterprise_views(session: Session, rows: list[Enterprise]) -> list[EnterpriseView]:
     """``rows`` as views, their towns, parcels and theme parks looked up in three queries."""
-    towns = _names(session, Town.name, Town.id, {row.town_id for row in rows})
-    parcels = _names(
-        session, Parcel.code, Parcel.id, {row.parcel_id for row in rows if row.parcel_id}
+    towns = names_by_id(session, Town.id, Town.name, {row.town_id for row in rows})
+    parcels = names_by_id(
+        session, Parcel.id, Parcel.code, {row.parcel_id for row in rows if row.parcel_id}
     )
-    parks = _names(
+    parks = names_by_id(
         session,
-        ThemePark.code,
         ThemePark.id,
+        ThemePark.code,
         {row.theme_park_id for row in rows if row.theme_park_id},
     )
     return [
@@ -307,20 +304,6 @@ def _town_field(session: Session, text: str, problems: list[Problem]) -> Town | 
         return None
 
 
-def _parcel_field(session: Session, code: str, problems: list[Problem]) -> Parcel | None:
-    parcel = session.scalars(select(Parcel).where(Parcel.code == code.strip())).first()
-    if parcel is None:
-        problems.append(Problem(f"没有编号为“{code}”的地块", column="parcel", value=code))
-    return parcel
-
-
-def _theme_park_field(session: Session, code: str, problems: list[Problem]) -> ThemePark | None:
-    park = session.scalars(select(ThemePark).where(ThemePark.code == code.strip())).first()
-    if park is None:
-        problems.append(Problem(f"没有编号为“{code}”的主题产业园", column="theme_park", value=code))
-    return park
-
-
 def _value_problems(values: dict[str, Any]) -> list[Problem]:
     """The checks of each enterprise field present in ``values``."""
     problems: list[Problem] = []
@@ -381,8 +364,14 @@ def _placed(
     """
     known = len(problems)
     found_town = _town_field(session, town, problems) if town else None
-    found_parcel = _parcel_field(session, parcel, problems) if parcel else None
-    found_park = _theme_park_field(session, theme_park, problems) if theme_park else None
+    found_parcel = (
+        referenced(session, PARCELS, parcel, problems, column="parcel") if parcel else None
+    )
+    found_park = (
+        referenced(session, THEME_PARKS, theme_park, problems, column="theme_park")
+        if theme_park
+        else None
+    )
     if len(problems) > known:
         return {}
     if "parcel" in changing:

@@ -32,7 +32,15 @@ from gongjian.auth.permissions import authorize, authorize_some, restrict
 from gongjian.config import get_settings
 from gongjian.errors import Conflict, Invalid, Problem
 from gongjian.periods import today
-from gongjian.records import RecordKind, add_record, change_record, list_records, read_record
+from gongjian.records import (
+    RecordKind,
+    add_record,
+    change_record,
+    list_records,
+    names_by_id,
+    read_record,
+    referenced,
+)
 from gongjian.renewal.enterprises import narrowed
 from gongjian.renewal.models import Lease, Parcel
 from gongjian.renewal.rent_rules import (
@@ -103,9 +111,9 @@ class LeaseDetail(LeaseView):
 
 def lease_views(session: Session, rows: list[Lease]) -> list[LeaseView]:
     """``rows`` as views, their towns, parcels and parents looked up in three queries."""
-    towns = _codes(session, Town.id, Town.name, {row.town_id for row in rows})
-    parcels = _codes(session, Parcel.id, Parcel.code, {row.parcel_id for row in rows})
-    parents = _codes(
+    towns = names_by_id(session, Town.id, Town.name, {row.town_id for row in rows})
+    parcels = names_by_id(session, Parcel.id, Parcel.code, {row.parcel_id for row in rows})
+    parents = names_by_id(
         session, Lease.id, Lease.code, {row.parent_lease_id for row in rows if row.parent_lease_id}
     )
     return [
@@ -127,12 +135,6 @@ def lease_views(session: Session, rows: list[Lease]) -> list[LeaseView]:
     ]
 
 
-def _codes(session: Session, key: Any, column: Any, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return dict(session.execute(select(key, column).where(key.in_(ids))).tuples().all())
-
-
 def _parent_map(session: Session, ids: Iterable[int]) -> dict[int, int | None]:
     """The parent link of ``ids`` and of all their ancestors: one query per level."""
     known: dict[int, int | None] = {}
@@ -151,7 +153,7 @@ def _parent_map(session: Session, ids: Iterable[int]) -> dict[int, int | None]:
 
 
 def _loop_text(session: Session, ids: list[int]) -> str:
-    codes = _codes(session, Lease.id, Lease.code, set(ids))
+    codes = names_by_id(session, Lease.id, Lease.code, set(ids))
     return " → ".join(codes.get(lease_id, str(lease_id)) for lease_id in ids)
 
 
@@ -268,20 +270,6 @@ def _value_problems(values: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-def _lease_field(session: Session, code: str, problems: list[Problem]) -> Lease | None:
-    lease = session.scalars(select(Lease).where(Lease.code == code.strip())).first()
-    if lease is None:
-        problems.append(Problem(f"没有编号为“{code}”的租赁", column="parent", value=code))
-    return lease
-
-
-def _parcel_field(session: Session, code: str, problems: list[Problem]) -> Parcel | None:
-    parcel = session.scalars(select(Parcel).where(Parcel.code == code.strip())).first()
-    if parcel is None:
-        problems.append(Problem(f"没有编号为“{code}”的地块", column="parcel", value=code))
-    return parcel
-
-
 def _sublease_problems(
     session: Session, *, parcel: Parcel, area_m2: Decimal | None, parent: Lease
 ) -> list[Problem]:
@@ -346,9 +334,9 @@ def add_lease(
         "start_on": start_on,
     }
     problems = _value_problems(values) + _dates_problems(start_on, end_on)
-    above = _lease_field(session, parent, problems) if parent else None
+    above = referenced(session, LEASES, parent, problems, column="parent") if parent else None
     if parcel:
-        on = _parcel_field(session, parcel, problems)
+        on = referenced(session, PARCELS, parcel, problems, column="parcel")
     elif above is not None:
         on = session.get(Parcel, above.parcel_id)
     else:
@@ -416,12 +404,16 @@ def update_lease(
     end_on = changes.get("end_on", lease.end_on)
     problems += _dates_problems(start_on, end_on)
     on = (
-        _parcel_field(session, changes["parcel"], problems)
+        referenced(session, PARCELS, changes["parcel"], problems, column="parcel")
         if changes.get("parcel")
         else session.get(Parcel, lease.parcel_id)
     )
     if "parent" in changes:
-        above = _lease_field(session, changes["parent"], problems) if changes["parent"] else None
+        above = (
+            referenced(session, LEASES, changes["parent"], problems, column="parent")
+            if changes["parent"]
+            else None
+        )
     else:
         above = session.get(Lease, lease.parent_lease_id) if lease.parent_lease_id else None
     area_m2 = changes.get("area_m2", lease.area_m2)
@@ -539,9 +531,11 @@ def sublease_flags(
             )
         )
     }
-    all_codes = _codes(session, Lease.id, Lease.code, set(parents))
-    towns = _codes(session, Town.id, Town.name, {lease.town_id for lease, _c, _r in rows})
-    parcels = _codes(session, Parcel.id, Parcel.code, {lease.parcel_id for lease, _c, _r in rows})
+    all_codes = names_by_id(session, Lease.id, Lease.code, set(parents))
+    towns = names_by_id(session, Town.id, Town.name, {lease.town_id for lease, _c, _r in rows})
+    parcels = names_by_id(
+        session, Parcel.id, Parcel.code, {lease.parcel_id for lease, _c, _r in rows}
+    )
     flags = []
     for lease, parent_code, parent_rent in rows:
         rent = lease.rent_yuan_m2_month

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gongjian.db import (
     Base,
-    ImportedFrom,
     StateChangeColumns,
     Timestamped,
     check_in,
@@ -19,6 +18,7 @@ from gongjian.db import (
     utcnow,
 )
 from gongjian.db_types import Exact, Money
+from gongjian.imports.models import ImportedFrom
 from gongjian.renewal.choices import (
     EnterpriseKind,
     MilestoneKind,

@@ -19,28 +19,26 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gongjian.audit.chain import record, snapshot
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action
-from gongjian.auth.permissions import authorize, authorize_some, restrict
-from gongjian.db_errors import explain
+from gongjian.auth.permissions import restrict
 from gongjian.errors import Conflict, Invalid, Problem
 from gongjian.periods import today
-from gongjian.records import read_record
+from gongjian.records import RecordKind, add_record, names_by_id, read_record
 from gongjian.renewal.choices import ReserveEntryKind
 from gongjian.renewal.models import Parcel, ReserveEntry
 from gongjian.renewal.rent_rules import amount_problems, cents, day_problems, text_problems
-from gongjian.renewal.services import PARCELS
+from gongjian.renewal.services import PARCELS, writable_parcel
 from gongjian.towns.models import Town
 from gongjian.towns.services import find_town
 
 RESOURCE = "reserve_entry"
+RESERVE_ENTRIES = RecordKind(ReserveEntry, RESOURCE, "town_id")
+"""Ledger entries, written in their parcel's town (they have no code of their own)."""
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 AREA_DIGITS = 14
@@ -62,16 +60,9 @@ class ReserveEntryView:
     funding_source: str | None
 
 
-def _names(session: Session, key: Any, column: Any, ids: set[int]) -> dict[int, str]:
-    """``column`` of the rows whose ``key`` is in ``ids``, in one query."""
-    if not ids:
-        return {}
-    return dict(session.execute(select(key, column).where(key.in_(ids))).tuples().all())
-
-
 def _views(session: Session, entries: list[ReserveEntry]) -> list[ReserveEntryView]:
-    parcels = _names(session, Parcel.id, Parcel.code, {entry.parcel_id for entry in entries})
-    towns = _names(session, Town.id, Town.name, {entry.town_id for entry in entries})
+    parcels = names_by_id(session, Parcel.id, Parcel.code, {entry.parcel_id for entry in entries})
+    towns = names_by_id(session, Town.id, Town.name, {entry.town_id for entry in entries})
     return [
         ReserveEntryView(
             id=entry.id,
@@ -86,15 +77,6 @@ def _views(session: Session, entries: list[ReserveEntry]) -> list[ReserveEntryVi
         )
         for entry in entries
     ]
-
-
-def _parcel(session: Session, actor: Actor, code: str) -> Parcel:
-    """The parcel ``code`` if ``actor`` may write the ledger for it: 403 (logged) for the
-    public, the auditor or another town's user, 404 when there is no such parcel."""
-    authorize_some(session, actor, Action.add, RESOURCE, record_id=code)
-    parcel = read_record(session, PARCELS, actor=actor, code=code)
-    authorize(session, actor, Action.add, RESOURCE, town_id=parcel.town_id, record_id=parcel.code)
-    return parcel
 
 
 def _reserved(session: Session, parcel: Parcel) -> ReserveEntry | None:
@@ -121,23 +103,30 @@ def _released(session: Session, parcel: Parcel) -> tuple[Decimal, Decimal]:
 
 
 def _write(
-    session: Session, *, actor: Actor, parcel: Parcel, entry: ReserveEntry, detail: str
+    session: Session,
+    *,
+    actor: Actor,
+    parcel: Parcel,
+    kind: ReserveEntryKind,
+    area_mu: Decimal,
+    valuation_wan: Decimal,
+    entry_on: dt.date,
+    funding_source: str | None,
+    detail: str,
 ) -> ReserveEntryView:
-    try:
-        with session.begin_nested():
-            session.add(entry)
-            session.flush()
-    except IntegrityError as exc:
-        raise explain(exc) from exc
-    record(
-        session,
-        actor=actor,
-        action=Action.add.value,
-        resource=RESOURCE,
-        record_id=parcel.code,
+    """Write one entry of ``parcel`` (in its town), area and amount with exactly two
+    places, audited under the parcel's code."""
+    entry = ReserveEntry(
+        parcel_id=parcel.id,
         town_id=parcel.town_id,
-        after=snapshot(entry),
-        detail=detail,
+        kind=kind,
+        area_mu=cents(area_mu),
+        valuation_wan=cents(valuation_wan),
+        entry_on=entry_on,
+        funding_source=(funding_source or "").strip() or None,
+    )
+    add_record(
+        session, RESERVE_ENTRIES, actor=actor, obj=entry, detail=detail, record_id=parcel.code
     )
     return _views(session, [entry])[0]
 
@@ -181,7 +170,7 @@ def reserve_on_account(
     a figure has more than two decimals, or the day is after today; ``Conflict`` when the
     parcel is already reserved.
     """
-    found = _parcel(session, actor, parcel)
+    found = writable_parcel(session, actor, parcel, Action.add, RESOURCE)
     problems = _entry_problems(area_mu, entry_on, funding_source)
     problems += amount_problems(valuation_wan, column="valuation_wan", label="估值（万元）")
     if not problems and area_mu > found.area_mu:
@@ -200,20 +189,15 @@ def reserve_on_account(
             f"地块“{found.code}”已于 {earlier.entry_on} 挂账收储 {earlier.area_mu} 亩"
             f"（估值 {earlier.valuation_wan} 万元），不能重复收储"
         )
-    entry = ReserveEntry(
-        parcel_id=found.id,
-        town_id=found.town_id,
-        kind=ReserveEntryKind.reserve_on_account,
-        area_mu=cents(area_mu),
-        valuation_wan=cents(valuation_wan),
-        entry_on=entry_on,
-        funding_source=(funding_source or "").strip() or None,
-    )
     return _write(
         session,
         actor=actor,
         parcel=found,
-        entry=entry,
+        kind=ReserveEntryKind.reserve_on_account,
+        area_mu=area_mu,
+        valuation_wan=valuation_wan,
+        entry_on=entry_on,
+        funding_source=funding_source,
         detail=f"挂账收储：地块 {found.code} {area_mu} 亩，估值 {valuation_wan} 万元（{entry_on}）",
     )
 
@@ -252,7 +236,7 @@ def release(
     reserved, released so far and the excess), is dated before the reserve or after
     today, or its area is not positive.
     """
-    found = _parcel(session, actor, parcel)
+    found = writable_parcel(session, actor, parcel, Action.add, RESOURCE)
     problems = _entry_problems(area_mu, entry_on, funding_source)
     reserved = _reserved(session, found)
     if reserved is None:
@@ -281,20 +265,15 @@ def release(
     value = release_value(
         reserved.area_mu, reserved.valuation_wan, released_mu, released_wan, area_mu
     )
-    entry = ReserveEntry(
-        parcel_id=found.id,
-        town_id=found.town_id,
-        kind=ReserveEntryKind.release,
-        area_mu=cents(area_mu),
-        valuation_wan=value,
-        entry_on=entry_on,
-        funding_source=(funding_source or "").strip() or None,
-    )
     return _write(
         session,
         actor=actor,
         parcel=found,
-        entry=entry,
+        kind=ReserveEntryKind.release,
+        area_mu=area_mu,
+        valuation_wan=value,
+        entry_on=entry_on,
+        funding_source=funding_source,
         detail=f"供地出库：地块 {found.code} {area_mu} 亩，账面价值 {value} 万元（{entry_on}）",
     )
 
@@ -412,7 +391,7 @@ def balance(
     rows = session.execute(stmt).all()
     parcel_ids = {row[0] for row in rows}
     town_ids = {row[1] for row in rows}
-    codes = _names(session, Parcel.id, Parcel.code, parcel_ids)
+    codes = names_by_id(session, Parcel.id, Parcel.code, parcel_ids)
     towns = {
         town_id: (name, code)
         for town_id, name, code in session.execute(

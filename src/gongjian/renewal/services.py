@@ -60,12 +60,41 @@ CODE_MAX = 30
 """Longest parcel code the database holds (characters)."""
 
 
-def _parcel(session: Session, actor: Actor, code: str, action: Action) -> Parcel:
-    """The parcel ``code`` if ``actor`` may take ``action`` on it (403 logged, or 404)."""
-    authorize_some(session, actor, action, PARCELS.resource, record_id=code)
+def writable_parcel(
+    session: Session, actor: Actor, code: str, action: Action, resource: str = PARCELS.resource
+) -> Parcel:
+    """The parcel ``code`` if ``actor`` may take ``action`` on ``resource`` for it (the
+    parcel itself, or a record about it such as a ledger entry): 403 (logged) for the
+    public, the auditor or another town's user, 404 when there is no such parcel."""
+    authorize_some(session, actor, action, resource, record_id=code)
     parcel = read_record(session, PARCELS, actor=actor, code=code)
-    authorize(session, actor, action, PARCELS.resource, town_id=parcel.town_id, record_id=code)
+    authorize(session, actor, action, resource, town_id=parcel.town_id, record_id=code)
     return parcel
+
+
+def _audit(
+    session: Session,
+    *,
+    actor: Actor,
+    parcel: Parcel,
+    action: Action,
+    after: dict[str, Any],
+    detail: str,
+    before: dict[str, Any] | None = None,
+) -> None:
+    """Write a change to ``parcel`` (its state, construction or figures) to the audit
+    log, under the parcel's code and town."""
+    record(
+        session,
+        actor=actor,
+        action=action.value,
+        resource=PARCELS.resource,
+        record_id=parcel.code,
+        town_id=parcel.town_id,
+        before=before,
+        after=after,
+        detail=detail,
+    )
 
 
 @dataclass(frozen=True)
@@ -292,7 +321,7 @@ def change_state(
     腾挪安置 is refused until that day has passed. ``Invalid`` when ``on`` is in the
     future or before the previous change.
     """
-    parcel = _parcel(session, actor, parcel_code, Action.change)
+    parcel = writable_parcel(session, actor, parcel_code, Action.change)
     to_state = RenewalState(to_state)
     current = RenewalState(parcel.renewal_state)
     if to_state not in next_states(current):
@@ -318,13 +347,11 @@ def change_state(
     if comment_until is not None:
         parcel.plan_comment_until = comment_until
     session.flush()
-    record(
+    _audit(
         session,
         actor=actor,
-        action=Action.change.value,
-        resource=PARCELS.resource,
-        record_id=parcel.code,
-        town_id=parcel.town_id,
+        parcel=parcel,
+        action=Action.change,
         before=before,
         after={**snapshot(change), "plan_comment_until": parcel.plan_comment_until},
         detail=f"更新状态：{current.label} → {to_state.label}（{on}）",
@@ -373,7 +400,7 @@ def record_milestone(
     """Record a construction step (规划报建, 施工许可, 竣工验收) of a supplied parcel with the
     floor area it covers, in m²: each step in its order, on a day not in the future and
     not before the step it follows."""
-    parcel = _parcel(session, actor, parcel_code, Action.change)
+    parcel = writable_parcel(session, actor, parcel_code, Action.change)
     kind = MilestoneKind(kind)
     state = RenewalState(parcel.renewal_state)
     if state not in MILESTONE_STATES[kind]:
@@ -415,13 +442,11 @@ def record_milestone(
     )
     session.add(milestone)
     session.flush()
-    record(
+    _audit(
         session,
         actor=actor,
-        action=Action.add.value,
-        resource=PARCELS.resource,
-        record_id=parcel.code,
-        town_id=parcel.town_id,
+        parcel=parcel,
+        action=Action.add,
         after=snapshot(milestone),
         detail=f"{kind.label}：{area_m2} 平方米（{on}）",
     )
@@ -438,7 +463,7 @@ def set_performance(
 ) -> ParcelPerformance:
     """Record (or correct) a parcel's figures for ``year``: output and tax per mu in
     万元/亩, and the floor-area ratio."""
-    parcel = _parcel(session, actor, parcel_code, Action.change)
+    parcel = writable_parcel(session, actor, parcel_code, Action.change)
     problems = [
         Problem("须为非负数，最多两位小数", column=measure.value, value=str(value))
         for measure in Measure
@@ -460,13 +485,11 @@ def set_performance(
     row.tax_per_mu = figures.tax_per_mu
     row.floor_area_ratio = figures.floor_area_ratio
     session.flush()
-    record(
+    _audit(
         session,
         actor=actor,
-        action=Action.change.value,
-        resource=PARCELS.resource,
-        record_id=parcel.code,
-        town_id=parcel.town_id,
+        parcel=parcel,
+        action=Action.change,
         before=before,
         after=snapshot(row),
         detail=f"{year} 年亩均数据",

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from gongjian.db import (
     BIG_ID,
     Base,
-    ImportedFrom,
     StateChangeColumns,
     Timestamped,
     check_in,
@@ -30,6 +29,7 @@ from gongjian.db import (
     utcnow,
 )
 from gongjian.db_types import Exact
+from gongjian.imports.models import ImportedFrom
 from gongjian.towns.models import Town
 from gongjian.water.choices import (
     ComplaintCategory,
