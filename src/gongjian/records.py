@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,6 +41,30 @@ class RecordKind(Generic[ModelT]):
 
     def select(self) -> Select[Any]:
         return select(self.model).order_by(self.model.code)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Narrowed(RecordKind[ModelT]):
+    """A kind of record whose listing is narrowed by ``criteria`` (filters of a list),
+    so that ``list_records`` pages, counts and restricts it like any other."""
+
+    criteria: tuple[ColumnElement[bool], ...] = ()
+
+    def select(self) -> Select[Any]:
+        return super().select().where(*self.criteria)
+
+
+def narrowed(kind: RecordKind[ModelT], *criteria: ColumnElement[bool]) -> Narrowed[ModelT]:
+    """``kind`` listed with ``criteria`` only."""
+    return Narrowed(kind.model, kind.resource, kind.town_attr, tuple(criteria))
+
+
+@dataclass(frozen=True)
+class CityWideKind(RecordKind[ModelT]):
+    """A kind of record that belongs to no town (the city writes it for the whole city)."""
+
+    def town_of(self, obj: ModelT) -> int | None:
+        return None
 
 
 def list_records(

@@ -49,6 +49,7 @@ RESOURCE_LABELS: dict[str, str] = {
     "station_token": "监测站令牌",
     "river_survey": "满意度调查",
     "assessment": "黑臭评价",
+    "score_adjustment": "加减分",
 }
 
 #: Readable only by the roles listed (admin reads everything).
@@ -63,7 +64,19 @@ PUBLIC_VIEW = frozenset({"kpi", "town", "river", "briefing"})
 PUBLIC_ADD = frozenset({"complaint"})
 #: Records the city writes for the whole city; a town may not write them.
 CITY_ONLY = frozenset(
-    {"town", "baseline", "theme_park", "batch", "cadre", "briefing", "station_token", "assessment"}
+    {
+        "town",
+        "baseline",
+        "theme_park",
+        "batch",
+        "cadre",
+        "dispatch",
+        "commendation",
+        "score_adjustment",
+        "briefing",
+        "station_token",
+        "assessment",
+    }
 )
 #: What a monitoring station may do: add samples (for its own points only, which the
 #: ingestion checks with ``authorize_points``).
@@ -112,7 +125,7 @@ def refusal_message(actor: Actor, action: Action, resource: str) -> str:
         who = "平台管理员"
     elif resource == "complaint_contact":
         who = "市攻坚办和投诉所涉镇街"
-    elif action in (Action.approve, Action.publish):
+    elif action in (Action.approve, Action.publish) or resource in CITY_ONLY:
         who = "市攻坚办"
     elif actor.role is Role.town and action in WRITE_ACTIONS:
         who = "本镇街用户和市攻坚办（镇街用户只能修改本镇街的记录）"

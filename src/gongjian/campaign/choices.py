@@ -58,3 +58,18 @@ class CommendationKind(LabeledChoice):
 
     town = ("town", "先进单位")
     individual = ("individual", "先进个人")
+
+
+class OverdueReason(LabeledChoice):
+    """What a project is late for."""
+
+    end = ("end", "逾期未完工")
+    start = ("start", "逾期未开工")
+
+
+class Outlook(LabeledChoice):
+    """The year-end outlook of a commitment target (see ``rules.forecast``)."""
+
+    on_track = ("on_track", "可完成", "#1b5e20")
+    at_risk = ("at_risk", "有风险", "#7a4a00")
+    behind = ("behind", "滞后", "#8e0000")

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from gongjian.cli.audit import app as audit_app
+from gongjian.cli.campaign import register as register_campaign
 from gongjian.cli.clusters import register as register_clusters
 from gongjian.cli.common import command, console, err_console, fail, operator, progress_bar, session
 from gongjian.cli.enterprises import register as register_enterprises
@@ -17,6 +18,7 @@ from gongjian.cli.grade import register as register_grade_file
 from gongjian.cli.imports import app as imports_app
 from gongjian.cli.leases import register as register_leases
 from gongjian.cli.parcels import app as parcels_app
+from gongjian.cli.projects import register as register_projects
 from gongjian.cli.reserve import register as register_reserve
 from gongjian.cli.rivers import register as register_rivers
 from gongjian.cli.users import app as users_app
@@ -159,3 +161,5 @@ register_clusters(app)
 register_enterprises(app)
 register_reserve(app)
 register_leases(app)
+register_campaign(app)
+register_projects(app)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from gongjian.checks import parse_amount
 from gongjian.cli.common import (
     JsonOption,
     changes_given,
@@ -34,7 +35,6 @@ from gongjian.renewal.enterprises import (
     update_enterprise,
     update_theme_park,
 )
-from gongjian.renewal.rent_rules import parse_amount
 from gongjian.renewal.schemas import EnterpriseRead, ThemeParkSummaryRead
 
 enterprise_app = typer.Typer(

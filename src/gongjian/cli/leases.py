@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from gongjian.checks import parse_amount
 from gongjian.cli.common import (
     JsonOption,
     TownOption,
@@ -28,7 +29,7 @@ from gongjian.renewal.leases import (
     town_rent_index,
     update_lease,
 )
-from gongjian.renewal.rent_rules import parse_amount, parse_quarter
+from gongjian.renewal.rent_rules import parse_quarter
 from gongjian.renewal.schemas import LeaseDetailRead, RentIndexRead, SubleaseFlagRead
 
 lease_app = typer.Typer(

@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
+from gongjian.checks import parse_amount
 from gongjian.cli.common import JsonOption, TownOption, command, console, operator, session, table
 from gongjian.errors import Invalid, Problem
 from gongjian.periods import parse_as_of
 from gongjian.renewal.choices import ReserveEntryKind
-from gongjian.renewal.rent_rules import parse_amount
 from gongjian.renewal.reserve import balance, list_entries, release, reserve_on_account
 from gongjian.renewal.schemas import ReserveBalanceRead
 

@@ -16,55 +16,31 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action
 from gongjian.auth.permissions import authorize, authorize_some, restrict
+from gongjian.checks import amount_problems, cents, day_problems, text_problems
 from gongjian.errors import Invalid, NotFound, Problem
 from gongjian.periods import today
 from gongjian.records import (
-    ModelT,
+    CityWideKind,
     RecordKind,
     add_record,
     change_record,
     list_records,
     names_by_id,
+    narrowed,
     read_record,
     referenced,
 )
 from gongjian.renewal.choices import EnterpriseKind
 from gongjian.renewal.models import Enterprise, Parcel, ThemePark
-from gongjian.renewal.rent_rules import amount_problems, cents, day_problems, text_problems
 from gongjian.renewal.services import PARCELS
 from gongjian.towns.models import Town
 from gongjian.towns.services import find_town
-
-
-@dataclass(frozen=True)
-class Narrowed(RecordKind[ModelT]):
-    """A kind of record whose listing is narrowed by ``criteria`` (filters of a list),
-    so that ``list_records`` pages, counts and restricts it like any other."""
-
-    criteria: tuple[ColumnElement[bool], ...] = ()
-
-    def select(self) -> Select[Any]:
-        return super().select().where(*self.criteria)
-
-
-def narrowed(kind: RecordKind[ModelT], *criteria: ColumnElement[bool]) -> Narrowed[ModelT]:
-    """``kind`` listed with ``criteria`` only."""
-    return Narrowed(kind.model, kind.resource, kind.town_attr, tuple(criteria))
-
-
-@dataclass(frozen=True)
-class CityWideKind(RecordKind[ModelT]):
-    """A kind of record that belongs to no town (the city writes it for the whole city)."""
-
-    def town_of(self, obj: ModelT) -> int | None:
-        return None
-
 
 ENTERPRISES = RecordKind(Enterprise, "enterprise", "town_id")
 THEME_PARKS = CityWideKind(ThemePark, "theme_park", "")

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, aliased
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action
 from gongjian.auth.permissions import authorize, authorize_some, restrict
+from gongjian.checks import amount_problems, cents, text_problems
 from gongjian.config import get_settings
 from gongjian.errors import Conflict, Invalid, Problem
 from gongjian.periods import today
@@ -38,16 +39,14 @@ from gongjian.records import (
     change_record,
     list_records,
     names_by_id,
+    narrowed,
     read_record,
     referenced,
 )
-from gongjian.renewal.enterprises import narrowed
 from gongjian.renewal.models import Lease, Parcel
 from gongjian.renewal.rent_rules import (
     ChainCycle,
     Quarter,
-    amount_problems,
-    cents,
     chain_to_original,
     change_pct,
     cycle_if_parent,
@@ -56,7 +55,6 @@ from gongjian.renewal.rent_rules import (
     quarter_of,
     quarters_between,
     rent_index,
-    text_problems,
 )
 from gongjian.renewal.services import PARCELS
 from gongjian.towns.models import Town

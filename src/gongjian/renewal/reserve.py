@@ -26,12 +26,12 @@ from sqlalchemy.orm import Session
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action
 from gongjian.auth.permissions import restrict
+from gongjian.checks import amount_problems, cents, day_problems, text_problems
 from gongjian.errors import Conflict, Invalid, Problem
 from gongjian.periods import today
 from gongjian.records import RecordKind, add_record, names_by_id, read_record
 from gongjian.renewal.choices import ReserveEntryKind
 from gongjian.renewal.models import Parcel, ReserveEntry
-from gongjian.renewal.rent_rules import amount_problems, cents, day_problems, text_problems
 from gongjian.renewal.services import PARCELS, writable_parcel
 from gongjian.towns.models import Town
 from gongjian.towns.services import find_town
