@@ -21,6 +21,7 @@ from gongjian.cli.parcels import app as parcels_app
 from gongjian.cli.projects import register as register_projects
 from gongjian.cli.reserve import register as register_reserve
 from gongjian.cli.rivers import register as register_rivers
+from gongjian.cli.tasklists import register as register_tasklists
 from gongjian.cli.users import app as users_app
 from gongjian.cli.water import register as register_water
 from gongjian.config import get_settings
@@ -161,5 +162,6 @@ register_clusters(app)
 register_enterprises(app)
 register_reserve(app)
 register_leases(app)
+register_tasklists(app)
 register_campaign(app)
 register_projects(app)

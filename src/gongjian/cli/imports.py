@@ -1,9 +1,16 @@
-"""``gongjian import``: bring files of records into the platform."""
+"""``gongjian import``: bring files of records into the platform.
+
+``samples`` takes monitoring data; each task list (清单) kind has a command of its own
+(``projects``, ``parcels``, ``rivers``, ``points``, ``enterprises``, ``leases``,
+``commitments``) taking the list as .xlsx (from ``gongjian template`` or ``gongjian
+export``) or CSV. ``parcels`` also takes GeoJSON (and Parquet) through the parcel
+importer, which reads geometries.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,7 +24,21 @@ from gongjian.cli.common import (
     session,
 )
 
-app = typer.Typer(help="导入数据文件（CSV、Parquet、Excel）。", no_args_is_help=True)
+if TYPE_CHECKING:
+    from gongjian.imports.tasklists import TaskListResult
+
+app = typer.Typer(
+    help="导入数据文件：监测数据（CSV、Parquet、Excel），各类清单（.xlsx 或 CSV），"
+    "地块（另可 GeoJSON）。",
+    no_args_is_help=True,
+)
+
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="只校验，列出全部问题与将要的变化，不写入")
+]
+SHOWN_CHANGES = 20
+"""Updated rows a run lists (the rest are counted)."""
+TABLE_SUFFIXES = (".xlsx", ".csv")
 
 
 @command(app, "samples")
@@ -47,14 +68,23 @@ def samples(
 def parcels(
     file: Annotated[
         Path,
-        typer.Argument(help="地块文件：GeoJSON（要素属性 parcel_id、town）或 .xlsx、CSV、Parquet"),
+        typer.Argument(
+            help="地块文件：地块清单（.xlsx 或 CSV，见 gongjian template parcels），"
+            "或 GeoJSON（要素属性 parcel_id、town）、Parquet"
+        ),
     ],
     crs: Annotated[
-        str, typer.Option("--crs", help="坐标系：wgs84（默认）、cgcs2000 或 gcj02（火星坐标）")
+        str,
+        typer.Option(
+            "--crs", help="GeoJSON、Parquet 的坐标系：wgs84（默认）、cgcs2000 或 gcj02（火星坐标）"
+        ),
     ] = "wgs84",
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="只校验，不写入")] = False,
+    dry_run: DryRunOption = False,
 ) -> None:
-    """导入地块：几何有误（自相交、为空、超出中国范围、经纬度颠倒）或任何一行有误则整批不写入；已有编号跳过。"""
+    """导入地块。清单（.xlsx、CSV）：按地块编号新增或更新，任何一格有误则整个文件不写入；GeoJSON、Parquet：几何有误或任何一行有误则整批不写入，已有编号跳过。"""
+    if file.suffix.lower() in TABLE_SUFFIXES:
+        _import_list("parcels", file, dry_run=dry_run)
+        return
     from gongjian.geo.crs import InputCrs
     from gongjian.imports.parcels import ParcelImporter
 
@@ -73,3 +103,68 @@ def parcels(
         f"已导入 {result.filename}：{result.rows:,} 块地，新增 {result.added:,}，"
         f"编号已有而跳过 {result.skipped:,}（导入记录 #{result.import_id}）"
     )
+
+
+def _report(result: TaskListResult) -> None:
+    """What a list import did, or would do."""
+    counts = f"新增 {result.added:,}，更新 {result.updated:,}，未变 {result.unchanged:,}"
+    for change in result.changes[:SHOWN_CHANGES]:
+        console.print(
+            f"  第 {change.row} 行 {change.key}：{'、'.join(change.columns)}", highlight=False
+        )
+    if len(result.changes) > SHOWN_CHANGES:
+        console.print(f"  ……另有 {len(result.changes) - SHOWN_CHANGES:,} 行更新")
+    if result.dry_run:
+        console.print(
+            f"校验通过：{result.filename} 共 {result.rows:,} 行，将{counts}（--dry-run，未写入）"
+        )
+    elif result.import_id is None:
+        console.print(f"{result.filename} 共 {result.rows:,} 行，与已有记录完全相同：未写入")
+    else:
+        console.print(
+            f"已导入 {result.filename}：{result.rows:,} 行，{counts}"
+            f"（导入记录 #{result.import_id}）"
+        )
+
+
+def _import_list(kind: str, file: Path, *, dry_run: bool) -> None:
+    from gongjian.imports.tasklists import list_kind  # openpyxl and DuckDB load on use
+
+    with session() as db, progress_bar() as progress:
+        result = list_kind(kind)(db, actor=operator(), progress=progress).run_file(
+            file, dry_run=dry_run
+        )
+    _report(result)
+
+
+def _list_command(kind: str, label: str) -> None:
+    """Add ``gongjian import KIND`` for the task list ``kind``."""
+
+    def run(file: Path, dry_run: bool = False) -> None:
+        _import_list(kind, file, dry_run=dry_run)
+
+    # Annotations as objects: the help names the kind, which a string could not see.
+    run.__annotations__ = {
+        "file": Annotated[
+            Path, typer.Argument(help=f"{label}清单：.xlsx（模板或导出的文件）或 CSV")
+        ],
+        "dry_run": DryRunOption,
+        "return": None,
+    }
+    run.__doc__ = (
+        f"导入{label}清单（gongjian template {kind} 生成模板）：按唯一键新增或更新，"
+        "相同的行不写入；任何一格有误则整个文件不写入，并列出全部问题。"
+    )
+    run.__name__ = f"import_{kind}"
+    command(app, kind)(run)
+
+
+for _kind, _label in (
+    ("projects", "项目"),
+    ("rivers", "河涌"),
+    ("points", "检测点"),
+    ("enterprises", "企业"),
+    ("leases", "租赁"),
+    ("commitments", "承诺书"),
+):
+    _list_command(_kind, _label)

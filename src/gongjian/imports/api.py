@@ -1,14 +1,36 @@
-"""Routes of ingestion: monitoring stations and users post sample batches."""
+"""Routes of ingestion: monitoring stations and users post sample batches; task lists
+(清单) are uploaded as files, and their templates and exports downloaded."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import io
+import re
+import tempfile
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote, unquote
 
+from fastapi import APIRouter, Query, Request, Response
+from fastapi import Path as PathParam
+from starlette.concurrency import run_in_threadpool
+
+from gongjian.auth.actors import Actor
+from gongjian.config import get_settings
+from gongjian.errors import Invalid, Problem
+from gongjian.imports.excel import MB, FileKind, TooLarge, Unsupported
+from gongjian.imports.exports import export_list, write_template
 from gongjian.imports.samples import SampleImporter, batch_to_duckdb
-from gongjian.imports.schemas import ImportRead, SampleBatch
+from gongjian.imports.schemas import ImportRead, RowChangeRead, SampleBatch, TaskListImportRead
+from gongjian.imports.tasklists import LISTS, list_kind
 from gongjian.web.deps import ActorDep, SessionDep
 
 router = APIRouter(tags=["imports"])
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_TYPE = "text/csv; charset=utf-8"
+MULTIPART_SLACK = 64 * 1024
+"""Bytes a multipart body may carry beyond the file itself (boundaries, headers)."""
+KindPath = Annotated[str, PathParam(description=f"清单种类：{'、'.join(LISTS)}")]
 
 
 @router.post("/samples", response_model=ImportRead)
@@ -22,3 +44,192 @@ def post_samples(batch: SampleBatch, session: SessionDep, actor: ActorDep) -> Im
     sha256 = batch_to_duckdb(importer, rows)
     result = importer.run_loaded("request", sha256, dry_run=batch.dry_run)
     return ImportRead.model_validate(result, from_attributes=True)
+
+
+def _attachment(content: bytes, media_type: str, filename: str) -> Response:
+    """A download named ``filename`` (UTF-8, RFC 6266)."""
+    return Response(
+        content,
+        media_type=media_type,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
+    )
+
+
+@router.get(
+    "/templates/{kind}.xlsx",
+    response_class=Response,
+    responses={200: {"content": {XLSX_TYPE: {}}, "description": "清单模板"}},
+)
+def get_template(kind: KindPath) -> Response:
+    """The empty template of a task list: the data sheet (Chinese headers with units,
+    frozen header row, drop-downs of towns, kinds and states) and the instructions sheet
+    (说明). Open to anyone: it holds no records."""
+    importer = list_kind(kind)
+    buffer = io.BytesIO()
+    write_template(kind, buffer)
+    return _attachment(buffer.getvalue(), XLSX_TYPE, f"{importer.label}清单模板.xlsx")
+
+
+def _export(
+    session: SessionDep, actor: Actor, kind: str, fmt: FileKind, town: str | None
+) -> Response:
+    importer = list_kind(kind)
+    buffer = io.BytesIO()
+    export_list(session, actor=actor, name=kind, target=buffer, kind=fmt, town=town)
+    media_type = XLSX_TYPE if fmt is FileKind.xlsx else CSV_TYPE
+    return _attachment(buffer.getvalue(), media_type, f"{importer.label}清单.{fmt.value}")
+
+
+TownQuery = Annotated[str | None, Query(description="镇街名称或代码；不填为全部")]
+
+
+@router.get(
+    "/exports/{kind}.xlsx",
+    response_class=Response,
+    responses={200: {"content": {XLSX_TYPE: {}}, "description": "清单（.xlsx）"}},
+)
+def get_export_xlsx(
+    kind: KindPath, session: SessionDep, actor: ActorDep, town: TownQuery = None
+) -> Response:
+    """The stored records of a task list as .xlsx, in the template's layout, ready to be
+    edited and imported again. Texts that begin with ``=``, ``+``, ``-``, ``@``, a tab
+    or a carriage return get a leading apostrophe (no formula injection)."""
+    return _export(session, actor, kind, FileKind.xlsx, town)
+
+
+@router.get(
+    "/exports/{kind}.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "清单（CSV，UTF-8 带 BOM）"}},
+)
+def get_export_csv(
+    kind: KindPath, session: SessionDep, actor: ActorDep, town: TownQuery = None
+) -> Response:
+    """The stored records of a task list as CSV (UTF-8 with a BOM, the template's
+    headers), formula characters neutralised as in the .xlsx export."""
+    return _export(session, actor, kind, FileKind.csv, town)
+
+
+async def _body(request: Request) -> bytes:
+    """The request's body, refused (413) as soon as it outgrows the upload limit."""
+    limit = int(get_settings().upload_max_mb * MB) + MULTIPART_SLACK
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _too_large(int(declared))
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(size)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int) -> TooLarge:
+    limit = get_settings().upload_max_mb
+    return TooLarge(
+        "上传的文件过大",
+        [Problem(f"请求 {size / MB:.2f} MB，文件上限 {limit} MB（upload_max_mb）", column="file")],
+    )
+
+
+_BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
+_PARAM = re.compile(r"""(\w+\*?)=(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))""")
+
+
+def multipart_file(body: bytes, content_type: str, field_name: str = "file") -> tuple[str, bytes]:
+    """The file of field ``field_name`` in a ``multipart/form-data`` body: its name and
+    bytes; ``Unsupported`` (415) or ``Invalid`` when there is none."""
+    found = _BOUNDARY.search(content_type)
+    if not content_type.lower().startswith("multipart/form-data") or found is None:
+        raise Unsupported(
+            "请以 multipart/form-data 上传文件",
+            [Problem(f"字段 {field_name} 放文件（.xlsx 或 .csv）", column=field_name)],
+        )
+    delimiter = b"--" + found.group(1).encode("latin-1")
+    for part in body.split(delimiter)[1:]:
+        if part.startswith(b"--"):
+            break
+        head, _, content = part.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        params = {}
+        for line in head.decode("utf-8", "replace").split("\r\n"):
+            if line.lower().startswith("content-disposition:"):
+                for key, quoted, bare in _PARAM.findall(line):
+                    params[key.lower()] = quoted if quoted else bare
+        if params.get("name") != field_name:
+            continue
+        filename = params.get("filename", "")
+        if params.get("filename*", "").lower().startswith("utf-8''"):
+            filename = unquote(params["filename*"][7:])
+        return Path(filename.replace("\\", "/")).name or "upload", content.removesuffix(b"\r\n")
+    raise Invalid(
+        "请求中没有文件",
+        [
+            Problem(
+                f"multipart/form-data 的字段 {field_name} 应为 .xlsx 或 .csv 文件",
+                column=field_name,
+            )
+        ],
+    )
+
+
+def _import_upload(
+    session: SessionDep, actor: Actor, kind: str, filename: str, content: bytes, dry_run: bool
+) -> TaskListImportRead:
+    importer = list_kind(kind)(session, actor=actor)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "upload"
+        path.write_bytes(content)
+        result = importer.run_file(path, dry_run=dry_run, name=filename)
+    return TaskListImportRead(
+        kind=result.kind,
+        import_id=result.import_id,
+        filename=result.filename,
+        sha256=result.sha256,
+        rows=result.rows,
+        added=result.added,
+        updated=result.updated,
+        unchanged=result.unchanged,
+        dry_run=result.dry_run,
+        changes=[
+            RowChangeRead(row=c.row, key=c.key, columns=list(c.columns)) for c in result.changes
+        ],
+    )
+
+
+@router.post(
+    "/imports/{kind}",
+    response_model=TaskListImportRead,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                }
+            },
+        }
+    },
+)
+async def post_import(
+    kind: KindPath,
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    dry_run: Annotated[bool, Query(description="只校验：列出全部问题与将要的变化，不写入")] = False,
+) -> TaskListImportRead:
+    """Upload a task list (field ``file``: .xlsx from the template or an export, or
+    CSV), at most ``upload_max_mb`` (413 beyond; 415 for anything but a real .xlsx or
+    CSV text, and for a zip bomb 413). Every bad cell is listed at once (422: sheet in
+    ``file``, row, column header, value, reason) and nothing is written; a town user's
+    file holding another town's rows is refused whole (403, naming the rows). Rows are
+    matched on their natural key: new ones added, changed ones updated (audited with
+    before and after), the same ones left alone, all in one transaction."""
+    list_kind(kind)
+    body = await _body(request)
+    filename, content = multipart_file(body, request.headers.get("content-type", ""))
+    return await run_in_threadpool(_import_upload, session, actor, kind, filename, content, dry_run)

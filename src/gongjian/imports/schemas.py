@@ -42,3 +42,28 @@ class ImportRead(BaseModel):
     added: int
     skipped: int
     dry_run: bool
+
+
+class RowChangeRead(BaseModel):
+    """A stored record a list import changes: its row in the file, its key, and the
+    columns (headers) that change."""
+
+    row: int
+    key: str
+    columns: list[str]
+
+
+class TaskListImportRead(BaseModel):
+    """What a task-list import did (or, in a dry run, would do). ``import_id`` is
+    ``None`` for a dry run and for a file that changes nothing (nothing is written)."""
+
+    kind: str
+    import_id: int | None
+    filename: str
+    sha256: str
+    rows: int
+    added: int
+    updated: int
+    unchanged: int
+    dry_run: bool
+    changes: list[RowChangeRead]
