@@ -1,6 +1,7 @@
 """``gongjian import parcels`` and ``gongjian parcel …`` as an operator runs them: a bad
-file exits 2 naming the feature and writes nothing; states move or are refused with the
-allowed next states; the low-efficiency list explains itself."""
+file exits 2 naming the feature and writes nothing; a parcel list's geometries are read
+in the ``--crs`` given; states move or are refused with the allowed next states; the
+low-efficiency list explains itself."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from gongjian.geo.crs import wgs84_to_gcj02
 from gongjian.renewal.models import Parcel
 from tests.conftest import DatabaseFactory
 from tests.functional.test_cli import gongjian
@@ -126,3 +129,34 @@ def test_import_move_and_identify(cli_engine: Engine, tmp_path: Path) -> None:
     assert clustered.returncode == 0, clustered.stderr
     assert "C-10" in clustered.stdout
     assert "达到面积下限 1 片" in clustered.stdout
+
+
+def test_a_parcel_list_takes_its_geometries_in_the_crs_given(
+    cli_engine: Engine, tmp_path: Path
+) -> None:
+    west, south = 113.45, 22.55
+    gcj_west, gcj_south = wgs84_to_gcj02(west, south)
+    ring = [[gcj_west, gcj_south], [gcj_west + 0.001, gcj_south], [gcj_west, gcj_south + 0.001]]
+    path = tmp_path / "parcels.xlsx"
+    assert gongjian(cli_engine, "template", "parcels", "--out", str(path)).returncode == 0
+    book = load_workbook(path)
+    geometry = json.dumps({"type": "Polygon", "coordinates": [[*ring, ring[0]]]})
+    book["地块清单"].append(["C-L1", None, "石岐", *[None] * 7, geometry])
+    book.save(path)
+    wrong = gongjian(cli_engine, "import", "parcels", str(path), "--crs", "mars")
+    assert wrong.returncode == 2
+    assert "--crs" in wrong.stderr
+    imported = gongjian(cli_engine, "import", "parcels", str(path), "--crs", "gcj02")
+    assert imported.returncode == 0, imported.stderr
+    assert "新增 1" in imported.stdout
+    with Session(cli_engine) as session:
+        parcel = session.scalars(select(Parcel).where(Parcel.code == "C-L1")).one()
+        assert parcel.geometry is not None
+        lon, lat = parcel.geometry["coordinates"][0][0]
+        assert abs(lon - west) < 1e-5
+        assert abs(lat - south) < 1e-5
+    out = tmp_path / "parcels.csv"
+    assert gongjian(cli_engine, "export", "parcels", "--out", str(out)).returncode == 0
+    again = gongjian(cli_engine, "import", "parcels", str(out))
+    assert again.returncode == 0, again.stderr
+    assert "完全相同" in again.stdout

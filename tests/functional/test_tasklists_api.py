@@ -5,6 +5,7 @@ before anything is parsed, towns refused other towns' rows."""
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from collections.abc import Iterator
 from decimal import Decimal
@@ -23,9 +24,11 @@ from gongjian.auth.choices import Role
 from gongjian.auth.services import add_user
 from gongjian.campaign.models import Project
 from gongjian.config import get_settings
+from gongjian.geo.crs import wgs84_to_gcj02
 from gongjian.imports.excel import MB
 from gongjian.imports.exports import write_template
 from gongjian.imports.tasklists import list_kind
+from gongjian.renewal.models import Parcel
 from gongjian.web.app import create_app
 from tests.conftest import DatabaseFactory
 from tests.functional.test_cli import gongjian
@@ -62,14 +65,15 @@ def projects(engine: Engine, prefix: str) -> dict[str, Project]:
         return {p.code: p for p in found}
 
 
-def project_list(rows: list[dict[str, Any]]) -> bytes:
-    """A project list from the template, with ``rows`` (fields by name)."""
+def project_list(rows: list[dict[str, Any]], kind: str = "projects") -> bytes:
+    """A project list (or a list of ``kind``) from the template, with ``rows`` (fields
+    by name)."""
     empty = io.BytesIO()
-    write_template("projects", empty)
+    write_template(kind, empty)
     book = load_workbook(io.BytesIO(empty.getvalue()))
-    sheet = book["项目清单"]
+    sheet = book[list_kind(kind).sheet]
     for row in rows:
-        sheet.append([row.get(c.field) for c in list_kind("projects").columns])
+        sheet.append([row.get(c.field) for c in list_kind(kind).columns])
         for cell in sheet[sheet.max_row]:
             if isinstance(cell.value, str) and cell.value.startswith("="):
                 cell.data_type = "s"  # a text, as Excel keeps one typed after an apostrophe
@@ -86,10 +90,11 @@ def upload(
     name: str = "清单.xlsx",
     auth: tuple[str, str] = CITY,
     dry_run: bool = False,
+    crs: str | None = None,
 ) -> Any:
     return client.post(
         f"/api/v1/imports/{kind}",
-        params={"dry_run": str(dry_run).lower()},
+        params={"dry_run": str(dry_run).lower(), **({"crs": crs} if crs else {})},
         files={"file": (name, content, XLSX)},
         auth=auth,
     )
@@ -276,3 +281,39 @@ def test_import_parcels_takes_lists_and_geojson(api_engine: Engine, tmp_path: Pa
     drawn = gongjian(api_engine, "import", "parcels", str(geojson))
     assert drawn.returncode == 0, drawn.stderr
     assert "新增 1" in drawn.stdout
+
+
+def test_a_parcel_list_in_gcj02_is_stored_in_wgs84_and_exports_back(
+    client: TestClient, api_engine: Engine
+) -> None:
+    west, south = 113.39, 22.53
+    gcj_west, gcj_south = wgs84_to_gcj02(west, south)
+    ring = [
+        [gcj_west, gcj_south],
+        [gcj_west + 0.001, gcj_south],
+        [gcj_west + 0.001, gcj_south + 0.001],
+        [gcj_west, gcj_south + 0.001],
+        [gcj_west, gcj_south],
+    ]
+    geometry = json.dumps({"type": "Polygon", "coordinates": [ring]})
+    content = project_list(
+        [{"code": "API-G1", "town": "石岐", "geometry": geometry}], kind="parcels"
+    )
+    done = upload(client, "parcels", content, name="地块.xlsx", crs="gcj02")
+    assert done.status_code == 200, done.text
+    assert done.json()["added"] == 1
+    with Session(api_engine) as session:
+        parcel = session.scalars(select(Parcel).where(Parcel.code == "API-G1")).one()
+        assert parcel.geometry is not None
+        lon, lat = parcel.geometry["coordinates"][0][0]
+        assert abs(lon - west) < 1e-5
+        assert abs(lat - south) < 1e-5
+        assert parcel.area_mu > 0
+    exported = client.get("/api/v1/exports/parcels.xlsx", auth=CITY)
+    back = upload(client, "parcels", exported.content, name="p.xlsx")
+    assert back.status_code == 200, back.text
+    assert (back.json()["added"], back.json()["updated"]) == (0, 0)
+    stray = upload(client, "projects", project_list([]), crs="gcj02")
+    assert stray.status_code == 422
+    assert stray.json()["problems"][0]["column"] == "crs"
+    assert upload(client, "parcels", content, crs="mars").status_code == 422

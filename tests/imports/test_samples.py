@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,7 +19,9 @@ from sqlalchemy.orm import Session
 from gongjian.audit.models import AuditEntry
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Role
+from gongjian.config import get_settings
 from gongjian.errors import Forbidden, Invalid
+from gongjian.imports.excel import MB, TooLarge, Unsupported
 from gongjian.imports.models import ImportRun
 from gongjian.imports.samples import SampleImporter
 from gongjian.water.models import MonitoringPoint, River, Sample
@@ -169,6 +172,58 @@ def test_parquet_and_excel(demo_session: Session, tmp_path: Path) -> None:
     excel = tmp_path / "mar.xlsx"
     book.save(excel)
     assert _import(demo_session, excel).added == 3
+
+
+def _workbook(path: Path, rows: list[list[str]]) -> Path:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(HEADER)
+    for row in rows:
+        sheet.append([row[0], row[1], *[float(v) if v else None for v in row[2:]]])
+    book.save(path)
+    return path
+
+
+def _bomb(path: Path, member_mb: int) -> Path:
+    """A zip that looks like a workbook, with one sheet of ``member_mb`` MB of zeros."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as member:
+            for _ in range(member_mb):
+                member.write(bytes(MB))
+    return path
+
+
+def test_an_excel_zip_bomb_is_refused_before_openpyxl_opens_it(
+    session: Session, tmp_path: Path
+) -> None:
+    runs = _count(session, ImportRun)
+    bomb = _bomb(tmp_path / "bomb.xlsx", 300)
+    assert bomb.stat().st_size < MB
+    with pytest.raises(TooLarge) as refused:
+        _import(session, bomb)
+    assert "压缩炸弹" in refused.value.problems[0].reason
+    assert "upload_max_unpacked_mb" in refused.value.problems[0].reason
+    assert refused.value.problems[0].file == str(bomb)
+    with pytest.raises(TooLarge) as refused:
+        _import(session, _bomb(tmp_path / "ratio.xlsx", 20))
+    assert ":1" in refused.value.problems[0].reason
+    text = tmp_path / "text.xlsx"
+    text.write_text(",".join(HEADER) + "\n", encoding="utf-8")
+    with pytest.raises(Unsupported):
+        _import(session, text)
+    assert _count(session, ImportRun) == runs
+
+
+def test_an_excel_file_is_not_held_to_the_upload_size_limit(
+    demo_session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _workbook(tmp_path / "large.xlsx", _rows(_point(demo_session).code))
+    monkeypatch.setattr(get_settings(), "upload_max_mb", Decimal("0.001"))
+    assert path.stat().st_size > 0.001 * MB
+    assert _import(demo_session, path).added == 3
 
 
 def test_a_file_with_any_bad_row_writes_nothing_and_names_every_bad_row(

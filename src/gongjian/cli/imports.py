@@ -4,7 +4,8 @@
 (``projects``, ``parcels``, ``rivers``, ``points``, ``enterprises``, ``leases``,
 ``commitments``) taking the list as .xlsx (from ``gongjian template`` or ``gongjian
 export``) or CSV. ``parcels`` also takes GeoJSON (and Parquet) through the parcel
-importer, which reads geometries.
+importer; its ``--crs`` names the coordinate system of the geometries in either (the
+list's geometry column, GeoJSON, Parquet).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from gongjian.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from gongjian.geo.crs import InputCrs
     from gongjian.imports.tasklists import TaskListResult
 
 app = typer.Typer(
@@ -76,22 +78,25 @@ def parcels(
     crs: Annotated[
         str,
         typer.Option(
-            "--crs", help="GeoJSON、Parquet 的坐标系：wgs84（默认）、cgcs2000 或 gcj02（火星坐标）"
+            "--crs",
+            help="几何的坐标系（清单的几何列、GeoJSON、Parquet）：wgs84（默认）、cgcs2000"
+            " 或 gcj02（高德、腾讯地图的火星坐标）；入库一律为 WGS84",
         ),
     ] = "wgs84",
     dry_run: DryRunOption = False,
 ) -> None:
-    """导入地块。清单（.xlsx、CSV）：按地块编号新增或更新，任何一格有误则整个文件不写入；GeoJSON、Parquet：几何有误或任何一行有误则整批不写入，已有编号跳过。"""
-    if file.suffix.lower() in TABLE_SUFFIXES:
-        _import_list("parcels", file, dry_run=dry_run)
-        return
+    """导入地块。清单（.xlsx、CSV）：按地块编号新增或更新，几何列可选，任何一格有误则整个文件不写入；GeoJSON、Parquet：几何有误或任何一行有误则整批不写入，已有编号跳过。"""
     from gongjian.geo.crs import InputCrs
-    from gongjian.imports.parcels import ParcelImporter
 
     try:
         input_crs = InputCrs(crs)
     except ValueError:
         raise fail(f"--crs 只能是 wgs84、cgcs2000 或 gcj02，而不是“{crs}”", EXIT_INVALID) from None
+    if file.suffix.lower() in TABLE_SUFFIXES:
+        _import_list("parcels", file, dry_run=dry_run, crs=input_crs)
+        return
+    from gongjian.imports.parcels import ParcelImporter
+
     with session() as db, progress_bar() as progress:
         result = ParcelImporter(db, actor=operator(), crs=input_crs, progress=progress).run_file(
             file, dry_run=dry_run
@@ -127,13 +132,12 @@ def _report(result: TaskListResult) -> None:
         )
 
 
-def _import_list(kind: str, file: Path, *, dry_run: bool) -> None:
-    from gongjian.imports.tasklists import list_kind  # openpyxl and DuckDB load on use
+def _import_list(kind: str, file: Path, *, dry_run: bool, crs: InputCrs | None = None) -> None:
+    from gongjian.imports.tasklists import list_importer  # openpyxl and DuckDB load on use
 
     with session() as db, progress_bar() as progress:
-        result = list_kind(kind)(db, actor=operator(), progress=progress).run_file(
-            file, dry_run=dry_run
-        )
+        importer = list_importer(kind, db, actor=operator(), crs=crs, progress=progress)
+        result = importer.run_file(file, dry_run=dry_run)
     _report(result)
 
 

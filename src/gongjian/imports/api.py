@@ -17,11 +17,12 @@ from starlette.concurrency import run_in_threadpool
 from gongjian.auth.actors import Actor
 from gongjian.config import get_settings
 from gongjian.errors import Invalid, Problem
+from gongjian.geo.crs import InputCrs
 from gongjian.imports.excel import MB, FileKind, TooLarge, Unsupported
 from gongjian.imports.exports import export_list, write_template
 from gongjian.imports.samples import SampleImporter, batch_to_duckdb
 from gongjian.imports.schemas import ImportRead, RowChangeRead, SampleBatch, TaskListImportRead
-from gongjian.imports.tasklists import LISTS, list_kind
+from gongjian.imports.tasklists import LISTS, list_importer, list_kind
 from gongjian.web.deps import ActorDep, SessionDep
 
 router = APIRouter(tags=["imports"])
@@ -174,9 +175,15 @@ def multipart_file(body: bytes, content_type: str, field_name: str = "file") -> 
 
 
 def _import_upload(
-    session: SessionDep, actor: Actor, kind: str, filename: str, content: bytes, dry_run: bool
+    session: SessionDep,
+    actor: Actor,
+    kind: str,
+    filename: str,
+    content: bytes,
+    dry_run: bool,
+    crs: InputCrs | None,
 ) -> TaskListImportRead:
-    importer = list_kind(kind)(session, actor=actor)
+    importer = list_importer(kind, session, actor=actor, crs=crs)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "upload"
         path.write_bytes(content)
@@ -221,6 +228,13 @@ async def post_import(
     session: SessionDep,
     actor: ActorDep,
     dry_run: Annotated[bool, Query(description="只校验：列出全部问题与将要的变化，不写入")] = False,
+    crs: Annotated[
+        InputCrs | None,
+        Query(
+            description="地块清单几何列的坐标系：wgs84（默认）、cgcs2000 或 gcj02；"
+            "入库一律为 WGS84。只用于 parcels"
+        ),
+    ] = None,
 ) -> TaskListImportRead:
     """Upload a task list (field ``file``: .xlsx from the template or an export, or
     CSV), at most ``upload_max_mb`` (413 beyond; 415 for anything but a real .xlsx or
@@ -228,8 +242,12 @@ async def post_import(
     ``file``, row, column header, value, reason) and nothing is written; a town user's
     file holding another town's rows is refused whole (403, naming the rows). Rows are
     matched on their natural key: new ones added, changed ones updated (audited with
-    before and after), the same ones left alone, all in one transaction."""
-    list_kind(kind)
+    before and after), the same ones left alone, all in one transaction. ``crs`` names
+    the coordinate system of the parcel list's geometry column (422 for any other
+    list)."""
+    list_kind(kind, crs=crs)
     body = await _body(request)
     filename, content = multipart_file(body, request.headers.get("content-type", ""))
-    return await run_in_threadpool(_import_upload, session, actor, kind, filename, content, dry_run)
+    return await run_in_threadpool(
+        _import_upload, session, actor, kind, filename, content, dry_run, crs
+    )

@@ -13,6 +13,9 @@ Every file a person brings is checked before anything parses it (``check_upload`
   ``MAX_RATIO``:1 (a zip bomb). ``zipfile`` never inflates a member beyond the size
   its directory declares, so a directory that lies cannot get past these checks.
 
+``check_workbook`` runs the zip checks alone, for a workbook that may be larger than
+``upload_max_mb`` (monitoring data read by ``files.load``).
+
 Formulas are never trusted: a cell whose data type is ``f`` (read with openpyxl without
 ``data_only``) is refused, as is an error cell (``#N/A``). Reading uses openpyxl's
 read-only mode; writing its write-only mode, so large lists stream.
@@ -62,6 +65,8 @@ ENCODINGS = ("utf-8-sig", "gb18030")
 DANGEROUS = frozenset("=+-@\t\r")
 """First characters that make a spreadsheet read a cell as a formula."""
 DATE_FORMAT = "yyyy-mm-dd"
+CELL_MAX_CHARS = 32_767
+"""Most characters a spreadsheet cell holds (Excel's limit: it cuts longer texts)."""
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 """Control characters an .xlsx cannot hold (openpyxl refuses them)."""
 
@@ -168,6 +173,20 @@ def check_upload(path: Path, *, name: str | None = None) -> FileKind:
     if suffix not in ("", ".csv"):
         raise _refusal(Unsupported, name, f"只接受 .xlsx 或 .csv 文件，而不是“{suffix}”")
     return FileKind.csv
+
+
+def check_workbook(path: Path, *, name: str | None = None) -> None:
+    """The zip checks of ``check_upload`` alone, for a workbook that may be larger than
+    ``upload_max_mb`` (monitoring data, ``gongjian import samples``): ``Unsupported``
+    when ``path`` is not a zip holding a workbook, ``TooLarge`` when it would unpack past
+    ``upload_max_unpacked_mb`` or holds a member compressed like a zip bomb. Call it
+    before openpyxl opens the file."""
+    name = name or path.name
+    with path.open("rb") as handle:
+        head = handle.read(len(XLSX_MAGIC))
+    if head != XLSX_MAGIC:
+        raise _refusal(Unsupported, name, "不是 Excel 工作簿（.xlsx）：内容不是 zip 压缩包")
+    _check_zip(path, name, int(get_settings().upload_max_unpacked_mb * MB))
 
 
 def _check_zip(path: Path, name: str, unpacked_limit: int) -> None:

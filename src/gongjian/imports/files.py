@@ -6,6 +6,10 @@ on disk behind a view whose ``ROW_POSITION`` column holds it (its columns are ty
 read in parallel, so copying them would only cost memory); CSV and Excel land in a table
 whose ``rowid`` holds it (``row_position`` says which).
 
+An .xlsx is checked as an upload is (``excel.check_workbook``: a real workbook, and no
+zip bomb, from the zip's directory) before openpyxl opens it; the upload size limit does
+not apply, since monitoring data is legitimately large.
+
 CSV files from Chinese monitoring stations are often in GBK or GB18030: a file that is not
 UTF-8 is read as GB18030 (a superset of GBK) when it decodes as such, and refused, naming
 the encodings expected, when it does not.
@@ -23,6 +27,7 @@ import duckdb
 import pyarrow as pa
 
 from gongjian.errors import Invalid, Problem
+from gongjian.imports.excel import check_workbook
 
 ENCODINGS = ("utf-8", "gb18030")
 """What a CSV may be encoded in, tried in this order (GB18030 covers GBK and GB2312)."""
@@ -136,6 +141,7 @@ def load(connection: duckdb.DuckDBPyConnection, path: Path, table: str) -> list[
                 f" file_row_number AS {ROW_POSITION} FROM {source}"
             )
         elif suffix == ".xlsx":
+            check_workbook(path, name=str(path))  # no zip bomb reaches openpyxl
             connection.register("excel_sheet", _excel(path))
             connection.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM excel_sheet")
             connection.unregister("excel_sheet")

@@ -1,11 +1,15 @@
-"""Importing parcels (``gongjian import parcels``) from GeoJSON, Excel, CSV or Parquet.
+"""Importing parcels (``gongjian import parcels``) from GeoJSON or Parquet.
 
 GeoJSON: a FeatureCollection of Polygon or MultiPolygon features whose properties hold
-``parcel_id`` (the parcel's code) and ``town`` (name or code). Tables: a row per parcel
+``parcel_id`` (the parcel's code) and ``town`` (name or code). Parquet: a row per parcel
 with ``code`` and ``town``, and either ``geometry`` (GeoJSON or WKT text) or
-``area_mu``. Optional everywhere: ``name``, ``park`` (a park's code, in the same town),
+``area_mu``. Optional in both: ``name``, ``park`` (a park's code, in the same town),
 ``theme_park`` (a theme park's code), ``ownership`` (identifier or label), ``owner_name``,
 ``identified_on`` (the day it was identified as low-efficiency; default the import day).
+
+Spreadsheets people fill in (.xlsx, CSV) are the parcel task list, with its Chinese
+headers and its geometry column (``tasklists.ParcelListImporter``); this importer refuses
+them, naming the list, so that a parcel table has one reader and one set of headers.
 
 Coordinates are read in the CRS the caller names (``wgs84``, ``cgcs2000`` or ``gcj02``)
 and stored in WGS84. A parcel with a geometry takes its area from it (on the WGS84
@@ -31,6 +35,7 @@ from gongjian.errors import Invalid, Problem
 from gongjian.geo.crs import InputCrs
 from gongjian.geo.shapes import read_features
 from gongjian.imports.base import RAW, BaseImporter, ImportResult, Progress, file_sha256
+from gongjian.imports.excel import Unsupported
 from gongjian.imports.files import row_position
 from gongjian.imports.sample_check import MAX_PROBLEMS
 from gongjian.renewal.models import Parcel
@@ -54,10 +59,14 @@ COLUMNS = (
 )
 NUMERIC = ("area_mu",)
 GEOJSON = (".geojson", ".json")
+PARQUET = ".parquet"
+LISTS = (".xlsx", ".csv")
+"""Parcel tables read as the parcel task list (``tasklists.ParcelListImporter``)."""
 
 
 class ParcelImporter(BaseImporter):
-    """Parcels from GeoJSON, Excel (.xlsx), CSV or Parquet."""
+    """Parcels from GeoJSON or Parquet, their geometries read in ``crs``; codes already
+    stored are skipped."""
 
     kind = "parcels"
     resource = "parcel"
@@ -77,9 +86,19 @@ class ParcelImporter(BaseImporter):
         self.parcels: list[tuple[Parcel, dt.date]] = []
 
     def run_file(self, path: Path, *, dry_run: bool = False) -> ImportResult:
-        """Import a GeoJSON file, or a table (CSV, Parquet, Excel)."""
-        if path.suffix.lower() not in GEOJSON:
+        """Import a GeoJSON or Parquet file; ``Unsupported`` for anything else (an .xlsx
+        or CSV is told to go through the parcel list)."""
+        suffix = path.suffix.lower()
+        if suffix == PARQUET:
             return super().run_file(path, dry_run=dry_run)
+        if suffix not in GEOJSON:
+            reason = (
+                "地块表格（.xlsx、CSV）按地块清单导入（ParcelListImporter；"
+                "模板见 gongjian template parcels，几何图形填“几何”列）"
+                if suffix in LISTS
+                else f"地块文件应为 GeoJSON（.geojson、.json）或 Parquet，而不是“{suffix}”"
+            )
+            raise Unsupported(f"地块导入不接受文件“{path.name}”", [Problem(reason, file=str(path))])
         features = read_features(path, crs=self.crs)
         rows = [
             {

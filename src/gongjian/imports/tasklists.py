@@ -40,6 +40,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
+import shapely
+from shapely.errors import ShapelyError
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Select, Table, delete, func, insert, select, update
 from sqlalchemy import text as sql
 from sqlalchemy.exc import IntegrityError
@@ -67,6 +71,7 @@ from gongjian.errors import Invalid, NotFound, Problem
 from gongjian.geo.crs import InputCrs
 from gongjian.imports.base import BaseImporter, ImportResult, Progress, file_sha256
 from gongjian.imports.excel import (
+    CELL_MAX_CHARS,
     REFUSED,
     Layout,
     Verbatim,
@@ -116,6 +121,8 @@ class ColumnType(StrEnum):
     choice = "choice"
     town = "town"
     codes = "codes"
+    geometry = "geometry"
+    """A parcel's polygon as GeoJSON or WKT text, checked by the importer in its CRS."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +160,8 @@ class Column:
             return "日期，如 2023-01-31" + ("，不晚于今天" if self.past else "")
         if self.form is ColumnType.codes:
             return "编号，多个用“、”分隔"
+        if self.form is ColumnType.geometry:
+            return "GeoJSON 几何或 WKT 文本（Polygon 或 MultiPolygon），经度在前"
         if self.form in (ColumnType.decimal, ColumnType.integer):
             bounds = []
             if self.positive:
@@ -283,6 +292,8 @@ def parse_cell(column: Column, value: Any, towns: Mapping[str, Town]) -> Any:
             raise _Bad(f"不能晚于今天（{today()}）")
         return found
     words = _as_text(value)
+    if kind is ColumnType.geometry:
+        return words
     if kind is ColumnType.choice:
         assert column.choice is not None
         try:
@@ -501,6 +512,8 @@ class TaskListImporter(BaseImporter):
     key: ClassVar[tuple[str, ...]] = ("code",)
     key_note: ClassVar[str]
     notes: ClassVar[tuple[str, ...]] = ()
+    empty_note: ClassVar[str] = ""
+    """An exception to "an empty cell clears the field", for the instructions."""
 
     def __init__(self, session: Session, *, actor: Actor, progress: Progress | None = None):
         super().__init__(session, actor=actor, progress=progress)
@@ -569,7 +582,8 @@ class TaskListImporter(BaseImporter):
                 "再次导入",
                 "唯一键已存在的行按本清单更新：只写有变化的字段，每条变化写入审计日志"
                 "（变化前后）；完全相同的行不写入、不记审计；唯一键不存在的行为新增。"
-                "清单中没有的记录不会被删除。空单元格表示该字段为空（会清除已有的值）。",
+                "清单中没有的记录不会被删除。空单元格表示该字段为空（会清除已有的值）。"
+                + cls.empty_note,
             ],
             [
                 "全部或不写",
@@ -666,6 +680,7 @@ class TaskListImporter(BaseImporter):
                         "rows": rows,
                         "added": len(self.adds),
                         "updated": len(self.changes),
+                        **self.import_details(),
                     },
                     detail=f"导入{self.label}清单：{name}（sha256 {sha256[:12]}…），{rows} 行，"
                     f"新增 {len(self.adds)}，更新 {len(self.changes)}，未变 {self.unchanged}",
@@ -712,6 +727,10 @@ class TaskListImporter(BaseImporter):
                 shown,
             )
         return len(rows)
+
+    def import_details(self) -> dict[str, Any]:
+        """What the import's own audit entry records beyond the file and the counts."""
+        return {}
 
     def problem(self, row: int | None, name: str | None, reason: str, value: Any = None) -> None:
         """Note a problem at ``row`` (``None``: the file) in field ``name``'s column."""
@@ -1429,12 +1448,74 @@ class ProjectListImporter(CodedListImporter):
 
 # --- parcels --------------------------------------------------------------------------
 
+GEOMETRY_HEADER = "几何（GeoJSON 或 WKT，经度在前）"
+SAME_SHAPE_DEGREES = 1e-9
+"""Vertices this close (degrees, about 0.1 mm) are the same vertex: an exported geometry
+read back is not a change, whatever its float noise."""
+SHOWN_GEOMETRY = 80
+"""Characters of a geometry cell a problem quotes."""
+_AS_GIVEN = (InputCrs.wgs84, InputCrs.cgcs2000)
+"""Coordinate systems whose coordinates are stored as given (``geo.crs.to_wgs84``)."""
+
+
+def _shape_of(geometry: Mapping[str, Any] | str) -> BaseGeometry | None:
+    """``geometry`` (a GeoJSON geometry, or GeoJSON or WKT text) as a shapely geometry,
+    unchecked; ``None`` when it cannot be read."""
+    try:
+        if isinstance(geometry, str):
+            text = geometry.strip()
+            if text.startswith("{"):
+                return shape(json.loads(text))
+            return shapely.from_wkt(text)
+        return shape(geometry)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, ShapelyError):
+        return None
+
+
+def same_shape(first: Mapping[str, Any] | str, second: Mapping[str, Any]) -> bool:
+    """Whether ``first`` (a GeoJSON geometry, or GeoJSON or WKT text) is the geometry
+    ``second``, in the same coordinates: the same polygons and rings, vertex for vertex
+    within ``SAME_SHAPE_DEGREES``, whatever the rings' first vertex and orientation, and
+    whether positions are tuples or lists; ``False`` when either cannot be read."""
+    one, other = _shape_of(first), _shape_of(second)
+    if one is None or other is None:
+        return False
+    return bool(
+        shapely.equals_exact(
+            shapely.normalize(one), shapely.normalize(other), tolerance=SAME_SHAPE_DEGREES
+        )
+    )
+
+
+def geometry_text(geometry: Mapping[str, Any] | None) -> str | None:
+    """A stored geometry as a list shows it: compact GeoJSON (WGS84, as stored). ``None``
+    (an empty cell, which an import reads as "keep the stored geometry") when there is
+    none, or when it is longer than a spreadsheet cell holds (``CELL_MAX_CHARS``)."""
+    if geometry is None:
+        return None
+    text = json.dumps(geometry, ensure_ascii=False, separators=(",", ":"))
+    return text if len(text) <= CELL_MAX_CHARS else None
+
+
+def _brief(value: Any) -> Any:
+    """A geometry cell as a problem quotes it: its first ``SHOWN_GEOMETRY`` characters."""
+    if isinstance(value, str) and len(value) > SHOWN_GEOMETRY:
+        return value[:SHOWN_GEOMETRY] + "…"
+    return value
+
 
 class ParcelListImporter(CodedListImporter):
     """Parcels (地块清单), keyed by code; each row checked as ``renewal.services.
-    new_parcel`` checks a new parcel. Geometry is not in the list: it comes as GeoJSON
-    (``gongjian import parcels FILE.geojson``); a parcel with one takes its area from
-    it, so its area cannot be changed by a list."""
+    new_parcel`` checks a new parcel, its geometry read in ``crs`` (the caller's word:
+    ``--crs``, ``?crs=``) and stored in WGS84.
+
+    A geometry gives the parcel's area (on the WGS84 ellipsoid, in mu); the area column
+    is needed only without one. A stored parcel's geometry is kept when the row's cell is
+    empty (the one exception to "an empty cell clears the field", so that a geometry too
+    long for a cell survives an export and import) or holds the same geometry (compared
+    normalised, within ``SAME_SHAPE_DEGREES``); a kept geometry keeps its stored area,
+    which a list cannot change. A different geometry is a change of the geometry and of
+    the area computed from it."""
 
     kind = "parcels"
     resource = "parcel"
@@ -1443,9 +1524,23 @@ class ParcelListImporter(CodedListImporter):
     model = Parcel
     key_note = "地块编号：同一编号即同一地块。"
     state = StateSpec("renewal_state", RenewalState.identified, ParcelStateChange, "parcel_id")
+    empty_note = "例外：已有几何图形的地块，几何列留空表示保留原图形（不会清除）。"
     notes = (
-        "几何图形不在清单中：请用 GeoJSON 导入（gongjian import parcels 文件.geojson）；"
-        "有几何图形的地块面积由图形计算，不能在清单中修改。",
+        f"几何图形（“{GEOMETRY_HEADER}”列）可不填：填地块边界，GeoJSON 几何"
+        '（如 {"type":"Polygon","coordinates":[[[113.38,22.52],[113.382,22.52],'
+        "[113.382,22.522],[113.38,22.522],[113.38,22.52]]]}）或 WKT"
+        "（如 POLYGON ((113.38 22.52, 113.382 22.52, 113.382 22.522, 113.38 22.522, "
+        "113.38 22.52))），经度在前，须为中国范围内的有效多边形。",
+        "坐标系：默认 WGS84（GPS）。高德、腾讯等地图的 GCJ-02 坐标须在导入时注明："
+        "gongjian import parcels 文件.xlsx --crs gcj02（网页接口加 ?crs=gcj02）；"
+        "CGCS2000（--crs cgcs2000）按 WGS84 处理。入库与导出的几何一律为 WGS84。",
+        "有几何图形的地块，面积由图形计算（WGS84 椭球面，亩，保留两位小数）：面积列可不填，"
+        "新增或改变几何图形时面积按图形重算（面积列不起作用）；没有几何图形时面积必填。",
+        "已有几何图形的地块：几何列留空或与已有图形相同，即保留原图形，此时面积不能在清单中修改；"
+        "填写不同的图形即更新图形（记入审计日志），面积随之重算。清单不能删除已有的几何图形。",
+        f"导出的几何为 WGS84 的 GeoJSON，原样导入不产生变化；超过 {CELL_MAX_CHARS:,} 个字符"
+        "（Excel 单元格上限）的图形导出时留空（导入时保留）。大批图形也可用 GeoJSON 导入"
+        "（gongjian import parcels 文件.geojson）。",
         "状态、状态日期只对新地块生效：历史从该状态、该日期（空则今天，即低效认定日期）开始。",
     )
     columns = (
@@ -1454,22 +1549,65 @@ class ParcelListImporter(CodedListImporter):
         town_column(required=True),
         text("park", "所属工业园（编号）", 30, note="须为同一镇街的工业园"),
         text("theme_park", "主题产业园（编号）", 20),
-        number("area_mu", "面积（亩）", "亩", digits=14, required=True, positive=True),
+        number(
+            "area_mu",
+            "面积（亩）",
+            "亩",
+            digits=14,
+            positive=True,
+            note="没有几何图形时必填；有几何图形时由图形计算",
+        ),
         choice("ownership", "土地权属", Ownership, note="空为“集体”"),
         text("owner_name", "权利人", 80, width=18),
         choice("state", "改造状态", RenewalState, note="只对新地块生效；空为“低效认定”"),
         day("state_on", "状态日期", past=True, note="新地块进入该状态的日期；空为今天"),
+        Column(
+            "geometry",
+            GEOMETRY_HEADER,
+            ColumnType.geometry,
+            width=40,
+            note="坐标系默认 WGS84，GCJ-02 导入时加 --crs gcj02；已有图形的地块留空为保留原图形",
+        ),
     )
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        actor: Actor,
+        crs: InputCrs = InputCrs.wgs84,
+        progress: Progress | None = None,
+    ):
+        super().__init__(session, actor=actor, progress=progress)
+        self.crs = crs
+
+    def import_details(self) -> dict[str, Any]:
+        return {"crs": self.crs.value}
 
     def prepare(self, rows: list[Row]) -> None:
         self.lookups = ParcelLookups.load(self.session)
+
+    def _kept(self, row: Row, current: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """The stored geometry the row leaves as it is (an empty cell, or the same
+        geometry in coordinates stored as given), or ``None``."""
+        stored: dict[str, Any] | None = current["geometry"] if current else None
+        if stored is None or "geometry" in row.bad:
+            return None
+        drawn = row.values.get("geometry")
+        if drawn is None or (self.crs in _AS_GIVEN and same_shape(drawn, stored)):
+            return stored
+        return None
 
     def values_of(self, row: Row) -> dict[str, Any] | None:
         town: Town | None = row.get("town")
         if town is not None:
             self.town_rows(row.number, town.id)
+        current = self.stored.get(row.values["code"])
+        kept = self._kept(row, current)
         ownership = row.get("ownership")
         area = row.get("area_mu")
+        if area is None and kept is not None and current is not None:
+            area = current["area_mu"]  # the stored drawing's area
         given = {
             "code": row.values["code"],
             "town": town.code if town else "",
@@ -1479,36 +1617,45 @@ class ParcelListImporter(CodedListImporter):
             "ownership": ownership.value if ownership else None,
             "owner_name": row.get("owner_name"),
             "area_mu": None if area is None else str(area),
+            "geometry": None if kept is not None else row.get("geometry"),
         }
-        parcel, found = new_parcel(given, self.lookups, InputCrs.wgs84)
+        parcel, found = new_parcel(given, self.lookups, self.crs)
         shown = 0
         for name, reason in found:
             if name not in row.bad:
-                self.problem(row.number, name, reason, given.get(name))
+                self.problem(row.number, name, reason, _brief(given.get(name)))
                 shown += 1
         if parcel is None or row.bad or shown:
             return None
-        current = self.stored.get(parcel.code)
+        stored = current["geometry"] if current is not None else None
         if (
-            current is not None
-            and current["geometry"] is not None
-            and current["area_mu"] != parcel.area_mu
+            kept is None
+            and stored is not None
+            and parcel.geometry is not None
+            and same_shape(parcel.geometry, stored)
         ):
-            self.problem(
-                row.number,
-                "area_mu",
-                f"该地块有几何图形，面积由图形计算（{current['area_mu']} 亩），不能在清单中修改",
-                area,
-            )
-            return None
+            kept = stored  # the same drawing, given in another coordinate system
+        geometry, size = parcel.geometry, parcel.area_mu
+        if kept is not None and current is not None:
+            if area is not None and area != current["area_mu"]:
+                self.problem(
+                    row.number,
+                    "area_mu",
+                    f"该地块有几何图形，面积由图形计算（{current['area_mu']} 亩），"
+                    "不能在清单中修改",
+                    area,
+                )
+                return None
+            geometry, size = kept, current["area_mu"]
         return {
             "name": parcel.name,
             "town_id": parcel.town_id,
             "park_id": parcel.park_id,
             "theme_park_id": parcel.theme_park_id,
-            "area_mu": parcel.area_mu,
+            "area_mu": size,
             "ownership": Ownership(parcel.ownership).value,
             "owner_name": parcel.owner_name,
+            "geometry": geometry,
         }
 
     def records(self, town_id: int | None) -> Iterator[dict[str, Any]]:
@@ -1523,6 +1670,7 @@ class ParcelListImporter(CodedListImporter):
                 "theme_park": themes.get(r["theme_park_id"]) if r["theme_park_id"] else None,
                 "ownership": _label_of(Ownership, r["ownership"]),
                 "state": _label_of(RenewalState, r["renewal_state"]),
+                "geometry": geometry_text(r["geometry"]),
             }
 
 
@@ -2341,9 +2489,32 @@ LISTS: dict[str, type[TaskListImporter]] = {
 """Every kind of task list by its name (``gongjian import KIND``, ``/templates/KIND.xlsx``)."""
 
 
-def list_kind(name: str) -> type[TaskListImporter]:
-    """The task list called ``name``; ``NotFound`` naming the kinds otherwise."""
+def list_kind(name: str, *, crs: InputCrs | None = None) -> type[TaskListImporter]:
+    """The task list called ``name``; ``NotFound`` naming the kinds otherwise. Given
+    ``crs`` (the coordinate system of a list's geometries), only the parcel list, the one
+    list with geometries, is found; any other is ``Invalid``."""
     found = LISTS.get(name)
     if found is None:
         raise NotFound(f"没有“{name}”这种清单，可选：{'、'.join(LISTS)}")
+    if crs is not None and not issubclass(found, ParcelListImporter):
+        raise Invalid(
+            f"{found.label}清单没有几何图形，不接受坐标系",
+            [Problem("坐标系（crs）只用于地块清单（parcels）的几何列", column="crs")],
+        )
     return found
+
+
+def list_importer(
+    name: str,
+    session: Session,
+    *,
+    actor: Actor,
+    crs: InputCrs | None = None,
+    progress: Progress | None = None,
+) -> TaskListImporter:
+    """The importer of the task list called ``name``, as ``list_kind`` finds it; the
+    parcel list's reads its geometries in ``crs`` (default WGS84)."""
+    kind = list_kind(name, crs=crs)
+    if crs is not None and issubclass(kind, ParcelListImporter):
+        return kind(session, actor=actor, crs=crs, progress=progress)
+    return kind(session, actor=actor, progress=progress)
