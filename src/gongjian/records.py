@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -156,6 +156,36 @@ def add_record(
         resource=kind.resource,
         record_id=code,
         town_id=kind.town_of(obj),
+        after=snapshot(obj),
+        detail=detail,
+    )
+    return obj
+
+
+def write_added(
+    session: Session,
+    obj: ModelT,
+    *,
+    actor: Actor,
+    resource: str,
+    town_id: int | None,
+    detail: str,
+    record_id: str | None = None,
+) -> ModelT:
+    """Add ``obj``, which the caller has already authorized and checked, and audit it
+    as added under ``resource`` and ``record_id`` (default: the id it is given)."""
+    session.add(obj)
+    session.flush()
+    if record_id is None:
+        identity = inspect(obj).identity
+        record_id = None if identity is None else str(identity[0])
+    record(
+        session,
+        actor=actor,
+        action=Action.add.value,
+        resource=resource,
+        record_id=record_id,
+        town_id=town_id,
         after=snapshot(obj),
         detail=detail,
     )

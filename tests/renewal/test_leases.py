@@ -316,9 +316,9 @@ def test_towns_write_leases_on_their_own_parcels_only(session: Session) -> None:
     with pytest.raises(Forbidden):
         update_lease(session, actor=intruder, code="LS-T0", changes={"rent_yuan_m2_month": D(9)})
     refusals = session.scalars(
-        select(AuditEntry).where(
-            AuditEntry.actor == intruder.username, AuditEntry.outcome == "refused"
-        )
+        select(AuditEntry)
+        .where(AuditEntry.actor == intruder.username, AuditEntry.outcome == "refused")
+        .order_by(AuditEntry.seq)
     ).all()
     assert [(e.action, e.resource, e.record_id) for e in refusals] == [
         ("add", "lease", "LS-T1"),

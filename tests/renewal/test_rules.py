@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -16,6 +17,7 @@ from gongjian.renewal.rules import (
     next_states,
     refusal,
 )
+from gongjian.states import move_detail, refused_move
 
 S = RenewalState
 BOUNDS = Figures(Decimal(100), Decimal(5), Decimal("0.6"))
@@ -50,6 +52,24 @@ def test_a_refusal_names_the_allowed_next_states() -> None:
     assert "“收储”（reserved）" in message
     assert "“供地”（supplied）" in message
     assert "最后一个状态" in refusal("P-1", S.producing, S.identified)
+
+
+def test_refusals_keep_their_wording() -> None:
+    """The wording shared with projects and rivers (``gongjian.states``), to the letter."""
+    assert refusal("P-1", S.cleared, S.producing) == (
+        "地块“P-1”当前为“拆除整理完成”，不能改为“投产”；"
+        "可改为：“收储”（reserved）、“供地”（supplied）"
+    )
+    assert refusal("P-1", S.producing, S.producing) == ("地块“P-1”已是“投产”；“投产”是最后一个状态")
+    assert refused_move(S.cleared, S.identified, (S.reserved,), with_values=False) == (
+        "当前为“拆除整理完成”，不能改为“低效认定”；可改为：“收储”"
+    )
+    assert refused_move(S.producing, S.cleared, (), at_end="，不能再前进") == (
+        "当前为“投产”，不能改为“拆除整理完成”；“投产”是最后一个状态，不能再前进"
+    )
+    assert move_detail("更新状态", S.cleared, S.reserved, dt.date(2023, 1, 2), "理由") == (
+        "更新状态：拆除整理完成 → 收储（2023-01-02）；理由"
+    )
 
 
 @pytest.mark.parametrize(

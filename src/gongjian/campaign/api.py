@@ -132,22 +132,7 @@ def overdue_projects(
     return OverdueList(
         as_of=day,
         total=len(found),
-        items=[
-            OverdueRead(
-                code=row.project.code,
-                name=row.project.name,
-                campaign=row.project.campaign,
-                kind=row.project.kind,
-                town_id=row.project.town_id,
-                town=row.town,
-                state=row.state,
-                planned_start_on=row.project.planned_start_on,
-                planned_end_on=row.project.planned_end_on,
-                reason=row.reason,
-                days=row.days,
-            )
-            for row in found
-        ],
+        items=[OverdueRead.of(row) for row in found],
     )
 
 

@@ -32,7 +32,6 @@ from fractions import Fraction
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gongjian.audit.chain import record, snapshot
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action
 from gongjian.auth.permissions import authorize, restrict
@@ -55,6 +54,7 @@ from gongjian.campaign.rules import (
 from gongjian.errors import Conflict, Invalid, NotFound, Problem
 from gongjian.kpi.services import Figures
 from gongjian.periods import today
+from gongjian.records import write_added
 from gongjian.towns.models import Town
 from gongjian.towns.services import find_town
 
@@ -323,16 +323,13 @@ def record_dispatch(
     dispatch = Dispatch(
         cadre_id=found.id, town_id=found_town.id, from_on=from_on, to_on=to_on, role=text
     )
-    session.add(dispatch)
-    session.flush()
-    record(
+    write_added(
         session,
+        dispatch,
         actor=actor,
-        action=Action.add.value,
         resource=DISPATCH,
         record_id=found.code,
         town_id=found_town.id,
-        after=snapshot(dispatch),
         detail=f"下派干部 {found.code}（{found.name}）到{found_town.name}：{text}",
     )
     return _view(dispatch, found, found_town)

@@ -24,7 +24,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
-from gongjian.audit.chain import record, snapshot
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action
 from gongjian.auth.permissions import allowed, authorize, authorize_some, refuse, restrict
@@ -60,6 +59,7 @@ from gongjian.kpi.services import state_as_of
 from gongjian.periods import today
 from gongjian.records import add_record, change_record, list_records, narrowed, read_record
 from gongjian.renewal.models import Parcel
+from gongjian.states import day_problems, move_detail, write_change
 from gongjian.towns.models import Town
 from gongjian.towns.services import find_town
 from gongjian.water.models import River
@@ -404,29 +404,6 @@ def _served(
     return found_rivers, found_parcels
 
 
-def _day_problems(session: Session, project: Project, on: dt.date) -> list[Problem]:
-    """A change is dated neither in the future nor before the project's previous one."""
-    problems = []
-    if on > today():
-        problems.append(Problem(f"日期不能晚于今天（{today()}）", column="on", value=str(on)))
-    last = session.scalars(
-        select(ProjectStateChange)
-        .where(ProjectStateChange.project_id == project.id)
-        .order_by(ProjectStateChange.changed_on.desc(), ProjectStateChange.id.desc())
-        .limit(1)
-    ).first()
-    if last is not None and on < last.changed_on:
-        problems.append(
-            Problem(
-                f"日期不能早于上一次状态变更（{last.changed_on} 改为"
-                f"“{ProjectState(last.to_state).label}”）",
-                column="on",
-                value=str(on),
-            )
-        )
-    return problems
-
-
 # --- Writing ----------------------------------------------------------------------------
 
 
@@ -598,7 +575,9 @@ def change_project_state(
     if to_state not in next_project_states(current):
         raise Conflict(project_refusal(project.code, current, to_state))
     text = (reason or "").strip()
-    problems = _day_problems(session, project, on)
+    problems = day_problems(
+        session, ProjectStateChange, ProjectStateChange.project_id == project.id, ProjectState, on
+    )
     if len(text) > REASON_MAX:
         problems.append(Problem(f"理由最多 {REASON_MAX} 字", column="reason"))
     if problems:
@@ -616,31 +595,24 @@ def change_project_state(
         reason=text or None,
         actor=actor.username,
     )
-    session.add(change)
     project.state = to_state
     if to_state is ProjectState.started and project.actual_start_on is None:
         project.actual_start_on = on
     if to_state is ProjectState.completed:
         project.actual_end_on = on
-    session.flush()
     action = Action.approve if to_state in CITY_STATES else Action.change
-    record(
+    return write_change(
         session,
+        change,
         actor=actor,
         action=action.value,
         resource=PROJECTS.resource,
         record_id=project.code,
         town_id=project.town_id,
         before=before,
-        after={
-            **snapshot(change),
-            "actual_start_on": project.actual_start_on,
-            "actual_end_on": project.actual_end_on,
-        },
-        detail=f"更新状态：{current.label} → {to_state.label}（{on}）"
-        + (f"；{text}" if text else ""),
+        also={"actual_start_on": project.actual_start_on, "actual_end_on": project.actual_end_on},
+        detail=move_detail("更新状态", current, to_state, on, text),
     )
-    return change
 
 
 def set_audit_involvement(

@@ -27,6 +27,7 @@ from gongjian.campaign.choices import (
     ProjectKind,
     ProjectState,
 )
+from gongjian.states import refused_move
 
 # --- Project states ---------------------------------------------------------------------
 
@@ -55,18 +56,7 @@ def next_project_states(state: ProjectState) -> tuple[ProjectState, ...]:
 
 def project_refusal(code: str, current: ProjectState, to_state: ProjectState) -> str:
     """Why a project in ``current`` cannot move to ``to_state``, naming what it may do."""
-    why = (
-        f"已是“{current.label}”"
-        if to_state is current
-        else f"当前为“{current.label}”，不能改为“{to_state.label}”"
-    )
-    allowed = next_project_states(current)
-    then = (
-        "可改为：" + "、".join(f"“{state.label}”（{state.value}）" for state in allowed)
-        if allowed
-        else f"“{current.label}”是最后一个状态"
-    )
-    return f"项目“{code}”{why}；{then}"
+    return f"项目“{code}”" + refused_move(current, to_state, next_project_states(current))
 
 
 # --- Quantities each kind reports -------------------------------------------------------

@@ -157,6 +157,23 @@ class OverdueRead(BaseModel):
     reason: OverdueReason
     days: int
 
+    @classmethod
+    def of(cls, row: Any) -> "OverdueRead":
+        """From a ``projects.OverdueProject``."""
+        return cls(
+            code=row.project.code,
+            name=row.project.name,
+            campaign=row.project.campaign,
+            kind=row.project.kind,
+            town_id=row.project.town_id,
+            town=row.town,
+            state=row.state,
+            planned_start_on=row.project.planned_start_on,
+            planned_end_on=row.project.planned_end_on,
+            reason=row.reason,
+            days=row.days,
+        )
+
 
 class OverdueList(BaseModel):
     """The projects overdue as of a day, most overdue first."""

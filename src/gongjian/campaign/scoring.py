@@ -34,7 +34,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gongjian.audit.chain import record, snapshot
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action
 from gongjian.auth.permissions import authorize, restrict
@@ -63,6 +62,7 @@ from gongjian.campaign.rules import (
 from gongjian.config import get_settings
 from gongjian.errors import Invalid, Problem
 from gongjian.periods import city_zone, today
+from gongjian.records import write_added
 from gongjian.towns.models import Town
 from gongjian.towns.services import find_town
 from gongjian.water.choices import Grade
@@ -438,19 +438,15 @@ def add_adjustment(
         entered_on=day,
         entered_by=actor.username,
     )
-    session.add(adjustment)
-    session.flush()
-    record(
+    return write_added(
         session,
+        adjustment,
         actor=actor,
-        action=Action.add.value,
         resource=ADJUSTMENT,
         record_id=f"{found.code}/{year}/{campaign.value}",
         town_id=found.id,
-        after=snapshot(adjustment),
         detail=f"{found.name} {year} 年{campaign.label}{points:+} 分：{text}",
     )
-    return adjustment
 
 
 def list_adjustments(
@@ -564,16 +560,12 @@ def commend(
             town_id=candidate.town.id,
             citation=candidate.citation,
         )
-        session.add(row)
-        session.flush()
-        record(
+        write_added(
             session,
+            row,
             actor=actor,
-            action=Action.add.value,
             resource=COMMENDATION,
-            record_id=str(row.id),
             town_id=candidate.town.id,
-            after=snapshot(row),
             detail=f"通报表扬先进单位：{candidate.citation}",
         )
         written.append(row)
@@ -611,19 +603,14 @@ def nominate(
         person_name=name,
         citation=text,
     )
-    session.add(row)
-    session.flush()
-    record(
+    return write_added(
         session,
+        row,
         actor=actor,
-        action=Action.add.value,
         resource=COMMENDATION,
-        record_id=str(row.id),
         town_id=row.town_id,
-        after=snapshot(row),
         detail=f"通报表扬先进个人：{name}",
     )
-    return row
 
 
 def list_commendations(

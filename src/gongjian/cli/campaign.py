@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
@@ -17,12 +16,13 @@ from gongjian.cli.common import (
     TownOption,
     command,
     console,
+    day_option,
     fail,
     operator,
     session,
     table,
+    town_id_of,
 )
-from gongjian.periods import parse_as_of
 from gongjian.towns.services import find_town
 
 commitment_app = typer.Typer(
@@ -62,10 +62,6 @@ def _scope(text: str | None) -> Campaign | None:
     return None if text is None else _campaign(text)
 
 
-def _as_of(text: str | None) -> dt.date | None:
-    return parse_as_of(text, field="--as-of") if text else None
-
-
 def _unit(key: str) -> str:
     return INDICATORS[key].unit if key in INDICATORS else ""
 
@@ -84,7 +80,7 @@ def list_commitments(
 ) -> None:
     """列出承诺书（按年度、攻坚、镇街代码）。"""
     with session() as db:
-        town_id = find_town(db, town).id if town else None
+        town_id = town_id_of(db, town)
         found = commitments.list_commitments(
             db, actor=operator(), year=year, campaign=_scope(campaign), town_id=town_id
         )
@@ -140,7 +136,7 @@ def progress(
             town=town,
             year=year,
             campaign=_campaign(campaign),
-            as_of=_as_of(as_of),
+            as_of=day_option(as_of, "--as-of"),
         )
         title = f"{commitments.describe(found.commitment)}进度（截至 {found.as_of}）"
     listed = table(
@@ -191,7 +187,7 @@ def ranking(
             actor=operator(),
             year=year,
             campaign=scope,
-            as_of=_as_of(as_of),
+            as_of=day_option(as_of, "--as-of"),
         )
         explained = find_town(db, explain) if explain else None
     name = scoring.SCOPE_LABELS[board.campaign]
@@ -245,7 +241,7 @@ def adjust(
             campaign=_campaign(campaign),
             points=value,
             reason=reason,
-            entered_on=parse_as_of(on, field="--on") if on else None,
+            entered_on=day_option(on, "--on"),
         )
         console.print(
             f"已录入：{find_town(db, town).name} {row.year} 年"
@@ -307,7 +303,7 @@ def recommend_dispatch(
             minimum=minimum,
             maximum=maximum,
             year=year,
-            as_of=_as_of(as_of),
+            as_of=day_option(as_of, "--as-of"),
         )
     listed = table(
         f"{found.year} 年下派干部建议：{found.cadres} 人，每镇街 {found.minimum}–{found.maximum} 人"

@@ -4,13 +4,17 @@ several commands take alike."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import getpass
+import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -18,8 +22,12 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gongjian.auth.actors import Actor
-from gongjian.db import session_scope
+from gongjian.checks import parse_amount
+from gongjian.choices import LabeledChoice
+from gongjian.db import StateChangeColumns, session_scope
 from gongjian.errors import GongjianError, Invalid, Problem
+from gongjian.periods import parse_as_of
+from gongjian.towns.services import find_town
 
 console = Console()
 err_console = Console(stderr=True)
@@ -37,6 +45,23 @@ JsonOption = Annotated[bool, typer.Option("--json", help="输出 JSON")]
 def operator() -> Actor:
     """The actor for commands run on the server: the operator, with full rights."""
     return Actor.system(f"cli:{getpass.getuser()}")
+
+
+def amount_option(text: str | None, option: str, label: str) -> Decimal | None:
+    """The amount typed as ``option`` (``label`` names it in errors), or ``None`` when not
+    given."""
+    return None if text is None else parse_amount(text, column=option, label=label)
+
+
+def day_option(text: str | None, option: str) -> dt.date | None:
+    """The day typed as ``option`` (a date, or a period meaning its last day), or ``None``
+    when not given."""
+    return parse_as_of(text, field=option) if text else None
+
+
+def town_id_of(db: Session, town: str | None) -> int | None:
+    """The id of the town a ``--town`` option names, or ``None`` for the whole city."""
+    return find_town(db, town).id if town else None
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
@@ -113,6 +138,53 @@ def table(
             header, justify="right" if header in right else "left", no_wrap=header in no_wrap
         )
     return found
+
+
+def facts_table(rows: Iterable[tuple[str, str]]) -> Table:
+    """A record's facts, a ``(label, value)`` a row, without a header."""
+    found = Table(show_header=False)
+    found.add_column("项目")
+    found.add_column("内容")
+    for label, value in rows:
+        found.add_row(label, value)
+    return found
+
+
+def next_states_text(allowed: Iterable[LabeledChoice]) -> str:
+    """The states a record may move to next, for a line of text."""
+    return "、".join(state.label for state in allowed) or "（最后一个状态）"
+
+
+def move_text(change: StateChangeColumns, states: type[LabeledChoice]) -> str:
+    """A change of state (in ``states``) just written: ``from → to（day）``."""
+    return (
+        f"{states(str(change.from_state)).label} → "
+        f"{states(change.to_state).label}（{change.changed_on}）"
+    )
+
+
+def history_table(changes: Iterable[StateChangeColumns], states: type[LabeledChoice]) -> Table:
+    """A record's state history, one change (in ``states``) a row."""
+    history = table("状态历史", ("日期", "从", "到", "理由", "记录人"))
+    for change in changes:
+        history.add_row(
+            str(change.changed_on),
+            states(change.from_state).label if change.from_state else "—",
+            states(change.to_state).label,
+            change.reason or "",
+            change.actor,
+        )
+    return history
+
+
+def echo_json(value: object) -> None:
+    """Print ``value`` as one line of JSON, Chinese as it is."""
+    typer.echo(json.dumps(value, ensure_ascii=False))
+
+
+def json_rows(schema: type[BaseModel], rows: Iterable[object]) -> list[dict[str, Any]]:
+    """``rows`` read through ``schema``, ready for ``echo_json``."""
+    return [schema.model_validate(row).model_dump(mode="json") for row in rows]
 
 
 def changes_given(

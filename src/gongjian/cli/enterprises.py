@@ -3,25 +3,27 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from gongjian.checks import parse_amount
 from gongjian.cli.common import (
     JsonOption,
+    amount_option,
     changes_given,
     command,
     console,
+    day_option,
+    echo_json,
+    facts_table,
+    json_rows,
     operator,
     session,
     table,
 )
 from gongjian.errors import Invalid, Problem
-from gongjian.periods import parse_as_of
 from gongjian.renewal.choices import EnterpriseKind
 from gongjian.renewal.enterprises import (
     EnterpriseView,
@@ -63,21 +65,13 @@ def parse_kind(text: str) -> EnterpriseKind:
         raise Invalid("企业类型无效", [Problem(str(exc), column="--kind", value=text)]) from None
 
 
-def money(text: str | None, option: str, label: str) -> Decimal | None:
-    """An amount typed on the command line, or ``None`` when not given."""
-    return None if text is None else parse_amount(text, column=option, label=label)
-
-
 def _money(value: Decimal | None) -> str:
     return "" if value is None else f"{value:,}"
 
 
 def _show(found: EnterpriseView) -> None:
     console.print(f"{found.code} {found.name}（{found.kind.label}）")
-    table = Table(show_header=False)
-    table.add_column("项目")
-    table.add_column("内容")
-    for label, value in (
+    facts = (
         ("镇街", found.town),
         ("地块", found.parcel or ""),
         ("主题产业园", found.theme_park or ""),
@@ -86,9 +80,8 @@ def _show(found: EnterpriseView) -> None:
         ("协议投资（万元）", _money(found.investment_wan)),
         ("实际投资（万元）", _money(found.actual_investment_wan)),
         ("就业人数", "" if found.jobs is None else str(found.jobs)),
-    ):
-        table.add_row(label, value)
-    console.print(table)
+    )
+    console.print(facts_table(facts))
 
 
 def register(app: typer.Typer) -> None:
@@ -132,8 +125,8 @@ def add(
             parcel=parcel,
             theme_park=theme_park,
             industry=industry,
-            agreement_signed_on=parse_as_of(signed_on, field="--signed-on") if signed_on else None,
-            actual_investment_wan=money(
+            agreement_signed_on=day_option(signed_on, "--signed-on"),
+            actual_investment_wan=amount_option(
                 actual_investment_wan, "--actual-investment-wan", "实际投资额（万元）"
             ),
             jobs=jobs,
@@ -166,8 +159,7 @@ def list_(
             offset=offset,
         )
     if as_json:
-        items = [EnterpriseRead.model_validate(row).model_dump(mode="json") for row in rows]
-        typer.echo(json.dumps({"total": total, "items": items}, ensure_ascii=False))
+        echo_json({"total": total, "items": json_rows(EnterpriseRead, rows)})
         return
     listed = table(
         f"企业（共 {total} 家，显示 {len(rows)} 家）",
@@ -227,9 +219,9 @@ def update(
         "parcel": parcel,
         "theme_park": theme_park,
         "industry": industry,
-        "agreement_signed_on": parse_as_of(signed_on, field="--signed-on") if signed_on else None,
-        "investment_wan": money(investment_wan, "--investment-wan", "协议投资额（万元）"),
-        "actual_investment_wan": money(
+        "agreement_signed_on": day_option(signed_on, "--signed-on"),
+        "investment_wan": amount_option(investment_wan, "--investment-wan", "协议投资额（万元）"),
+        "actual_investment_wan": amount_option(
             actual_investment_wan, "--actual-investment-wan", "实际投资额（万元）"
         ),
         "jobs": jobs,
@@ -293,8 +285,7 @@ def summary(as_json: JsonOption = False) -> None:
     with session() as db:
         rows = theme_park_summary(db, actor=operator())
     if as_json:
-        items = [ThemeParkSummaryRead.model_validate(row).model_dump(mode="json") for row in rows]
-        typer.echo(json.dumps(items, ensure_ascii=False))
+        echo_json(json_rows(ThemeParkSummaryRead, rows))
         return
     figures = ("地块", "面积（亩）", "新招引", "增资扩产", "未签约", "协议投资（万元）")
     summed = table(

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
@@ -15,6 +14,9 @@ from gongjian.cli.common import (
     changes_given,
     command,
     console,
+    day_option,
+    echo_json,
+    json_rows,
     operator,
     session,
     table,
@@ -79,7 +81,7 @@ def add(
             area_m2=parse_amount(area_m2, column="--area-m2", label="租赁面积（m²）"),
             rent_yuan_m2_month=parse_amount(rent, column="--rent", label="租金（元/m²/月）"),
             start_on=parse_as_of(start_on, field="--start-on"),
-            end_on=parse_as_of(end_on, field="--end-on") if end_on else None,
+            end_on=day_option(end_on, "--end-on"),
             parcel=parcel,
             parent=parent,
             building=building,
@@ -141,11 +143,7 @@ def show(
     with session() as db:
         found = get_lease(db, actor=operator(), code=code)
     if as_json:
-        typer.echo(
-            json.dumps(
-                LeaseDetailRead.model_validate(found).model_dump(mode="json"), ensure_ascii=False
-            )
-        )
+        echo_json(LeaseDetailRead.model_validate(found).model_dump(mode="json"))
         return
     console.print(
         f"{found.code}：{found.lessor} → {found.lessee}，地块 {found.parcel}（{found.town}）"
@@ -199,8 +197,8 @@ def update(
         "rent_yuan_m2_month": parse_amount(rent, column="--rent", label="租金（元/m²/月）")
         if rent
         else None,
-        "start_on": parse_as_of(start_on, field="--start-on") if start_on else None,
-        "end_on": parse_as_of(end_on, field="--end-on") if end_on else None,
+        "start_on": day_option(start_on, "--start-on"),
+        "end_on": day_option(end_on, "--end-on"),
         "parcel": parcel,
         "parent": parent,
         "building": building,
@@ -220,8 +218,7 @@ def flags(town: TownOption = None, as_json: JsonOption = False) -> None:
     with session() as db:
         found = sublease_flags(db, actor=operator(), town=town)
     if as_json:
-        rows = [SubleaseFlagRead.model_validate(flag).model_dump(mode="json") for flag in found]
-        typer.echo(json.dumps(rows, ensure_ascii=False))
+        echo_json(json_rows(SubleaseFlagRead, found))
         return
     pct = get_settings().sublease_markup_pct
     flagged = table(
@@ -266,8 +263,7 @@ def index(
             subleases=subleases,
         )
     if as_json:
-        items = [RentIndexRead.model_validate(row).model_dump(mode="json") for row in rows]
-        typer.echo(json.dumps(items, ensure_ascii=False))
+        echo_json(json_rows(RentIndexRead, rows))
         return
     pct = get_settings().rent_rise_pct
     figures = ("在租租赁", "中位数", "上年同季", "同比", "超限")

@@ -13,17 +13,21 @@ from gongjian.cli.common import (
     TownOption,
     command,
     console,
+    day_option,
     fail,
+    history_table,
+    move_text,
+    next_states_text,
     operator,
     session,
     table,
+    town_id_of,
 )
 from gongjian.periods import parse_as_of
 from gongjian.records import list_records
 from gongjian.renewal import services
 from gongjian.renewal.choices import MilestoneKind, RenewalState
 from gongjian.renewal.rules import Figures
-from gongjian.towns.services import find_town
 
 app = typer.Typer(
     help="工改地块：列表、状态变更、建设进度、亩均数据、低效认定、改造前后对比。",
@@ -62,7 +66,7 @@ def list_parcels(
 ) -> None:
     """列出地块（按编号）。"""
     with session() as db:
-        town_id = find_town(db, town).id if town else None
+        town_id = town_id_of(db, town)
         total, parcels = list_records(
             db, services.PARCELS, actor=operator(), town_id=town_id, limit=limit, offset=offset
         )
@@ -88,7 +92,7 @@ def show(code: Annotated[str, typer.Argument(help="地块编号")]) -> None:
         found = services.parcel_history(db, actor=operator(), parcel_code=code)
         parcel = found.parcel
         state = RenewalState(parcel.renewal_state)
-        allowed = "、".join(s.label for s in found.allowed_next) or "（最后一个状态）"
+        allowed = next_states_text(found.allowed_next)
         console.print(
             f"{parcel.code} {parcel.name or ''}（{parcel.town.name}，{parcel.area_mu} 亩）："
             f"{state.label}；下一步可改为：{allowed}",
@@ -96,16 +100,7 @@ def show(code: Annotated[str, typer.Argument(help="地块编号")]) -> None:
         )
         if parcel.plan_comment_until:
             console.print(f"方案公示期至 {parcel.plan_comment_until}")
-        history = table("状态历史", ("日期", "从", "到", "理由", "记录人"))
-        for change in found.changes:
-            history.add_row(
-                str(change.changed_on),
-                RenewalState(change.from_state).label if change.from_state else "—",
-                RenewalState(change.to_state).label,
-                change.reason or "",
-                change.actor,
-            )
-        console.print(history)
+        console.print(history_table(found.changes, RenewalState))
         for milestone in found.milestones:
             console.print(
                 f"{milestone.happened_on} {MilestoneKind(milestone.kind).label}："
@@ -131,15 +126,10 @@ def change_state(
             parcel_code=code,
             to_state=_state(to),
             on=parse_as_of(on, field="--on"),
-            comment_until=parse_as_of(comment_until, field="--comment-until")
-            if comment_until
-            else None,
+            comment_until=day_option(comment_until, "--comment-until"),
             reason=reason,
         )
-        console.print(
-            f"地块 {code}：{RenewalState(str(change.from_state)).label} → "
-            f"{RenewalState(change.to_state).label}（{change.changed_on}）"
-        )
+        console.print(f"地块 {code}：{move_text(change, RenewalState)}")
 
 
 @command(app, "milestone")
@@ -197,7 +187,7 @@ def identify(
 ) -> None:
     """低效认定：列出该年度亩均产值、亩均税收或容积率低于标准的地块，并说明原因。"""
     with session() as db:
-        town_id = find_town(db, town).id if town else None
+        town_id = town_id_of(db, town)
         bounds, candidates = services.identify(db, actor=operator(), year=year, town_id=town_id)
         console.print(
             f"{year} 年低效认定标准：亩均产值低于 {bounds.output_per_mu} 万元/亩，"
@@ -221,7 +211,7 @@ def identify(
 def before_after(town: TownOption = None) -> None:
     """改造前后对比：各镇街（按用地面积加权）的亩均产值、亩均税收和容积率。"""
     with session() as db:
-        town_id = find_town(db, town).id if town else None
+        town_id = town_id_of(db, town)
         _parcels, towns = services.before_after(db, actor=operator(), town_id=town_id)
     compared = table(
         "改造前后对比（前后均有数据的地块）",
@@ -252,7 +242,7 @@ def clusters(
     """连片改造：已入库地块中相接（或间距不超过 --gap-m 米）的地块连成一片，达到面积下限的标出。"""
     threshold = _decimal(min_mu, "--min-mu")
     with session() as db:
-        town_id = find_town(db, town).id if town else None
+        town_id = town_id_of(db, town)
         found, without = services.parcel_clusters(
             db, actor=operator(), gap_m=gap_m, min_mu=threshold, town_id=town_id
         )

@@ -3,24 +3,36 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from decimal import Decimal
 from typing import Annotated, TypeVar
 
 import typer
-from rich.table import Table
 
 from gongjian.campaign import batches, projects
 from gongjian.campaign.choices import BatchKind, Campaign, ProjectKind, ProjectState
 from gongjian.campaign.rules import QUANTITIES
 from gongjian.campaign.schemas import OverdueRead, ProjectRead
-from gongjian.checks import parse_amount
 from gongjian.choices import LabeledChoice
-from gongjian.cli.common import JsonOption, TownOption, command, console, operator, session, table
+from gongjian.cli.common import (
+    JsonOption,
+    TownOption,
+    amount_option,
+    command,
+    console,
+    day_option,
+    echo_json,
+    facts_table,
+    history_table,
+    json_rows,
+    move_text,
+    next_states_text,
+    operator,
+    session,
+    table,
+    town_id_of,
+)
 from gongjian.errors import Invalid, Problem
 from gongjian.periods import parse_as_of
-from gongjian.towns.services import find_town
 
 project_app = typer.Typer(
     help="攻坚项目（工改、治水）：列出、查看、新增、状态变更、逾期项目。", no_args_is_help=True
@@ -57,14 +69,6 @@ def _choice(kind: type[C], text: str | None, option: str) -> C | None:
         raise Invalid(
             f"{option} 的取值无效", [Problem(str(exc), column=option, value=text)]
         ) from None
-
-
-def _amount(text: str | None, option: str, label: str) -> Decimal | None:
-    return None if text is None else parse_amount(text, column=option, label=label)
-
-
-def _day(text: str | None, option: str) -> dt.date | None:
-    return parse_as_of(text, field=option) if text else None
 
 
 def _shown(value: object) -> str:
@@ -104,8 +108,7 @@ def list_(
             offset=offset,
         )
         if as_json:
-            items = [ProjectRead.model_validate(row).model_dump(mode="json") for row in rows]
-            typer.echo(json.dumps({"total": total, "items": items}, ensure_ascii=False))
+            echo_json({"total": total, "items": json_rows(ProjectRead, rows)})
             return
         listed = table(
             f"项目（共 {total} 个，显示 {len(rows)} 个）",
@@ -134,15 +137,12 @@ def show(code: ProjectArgument) -> None:
         found = projects.get_project(db, actor=operator(), code=code)
     project = found.project
     state = ProjectState(project.state)
-    allowed = "、".join(s.label for s in found.allowed_next) or "（最后一个状态）"
+    allowed = next_states_text(found.allowed_next)
     console.print(
         f"{project.code} {project.name}（{ProjectKind(project.kind).label}，{found.town}）："
         f"{state.label}；下一步可改为：{allowed}",
         highlight=False,
     )
-    facts = Table(show_header=False)
-    facts.add_column("项目")
-    facts.add_column("内容")
     rows: list[tuple[str, object]] = [
         ("责任单位", project.owner),
         (
@@ -163,19 +163,8 @@ def show(code: ProjectArgument) -> None:
             ("审计意见", project.audit_findings),
             ("审计核减（万元）", project.audit_saving_wan),
         ]
-    for label, value in rows:
-        facts.add_row(label, _shown(value))
-    console.print(facts)
-    history = table("状态历史", ("日期", "从", "到", "理由", "记录人"))
-    for change in found.changes:
-        history.add_row(
-            str(change.changed_on),
-            ProjectState(change.from_state).label if change.from_state else "—",
-            ProjectState(change.to_state).label,
-            change.reason or "",
-            change.actor,
-        )
-    console.print(history)
+    console.print(facts_table((label, _shown(value)) for label, value in rows))
+    console.print(history_table(found.changes, ProjectState))
 
 
 @command(project_app, "add")
@@ -225,17 +214,17 @@ def add(
             kind=project_kind,
             town=town,
             owner=owner,
-            planned_start_on=_day(planned_start, "--planned-start"),
-            planned_end_on=_day(planned_end, "--planned-end"),
-            budget_wan=_amount(budget_wan, "--budget-wan", "总投资（万元）"),
-            spend_wan=_amount(spend_wan, "--spend-wan", "已完成投资（万元）"),
-            sewer_km=_amount(sewer_km, "--sewer-km", "管网长度（公里）"),
-            capacity_kt_d=_amount(capacity_kt_d, "--capacity-kt-d", "处理规模（千吨/日）"),
-            area_mu=_amount(area_mu, "--area-mu", "用地面积（亩）"),
-            culvert_uncovered_m=_amount(culvert_m, "--culvert-m", "揭盖长度（米）"),
+            planned_start_on=day_option(planned_start, "--planned-start"),
+            planned_end_on=day_option(planned_end, "--planned-end"),
+            budget_wan=amount_option(budget_wan, "--budget-wan", "总投资（万元）"),
+            spend_wan=amount_option(spend_wan, "--spend-wan", "已完成投资（万元）"),
+            sewer_km=amount_option(sewer_km, "--sewer-km", "管网长度（公里）"),
+            capacity_kt_d=amount_option(capacity_kt_d, "--capacity-kt-d", "处理规模（千吨/日）"),
+            area_mu=amount_option(area_mu, "--area-mu", "用地面积（亩）"),
+            culvert_uncovered_m=amount_option(culvert_m, "--culvert-m", "揭盖长度（米）"),
             rivers=river or [],
             parcels=parcel or [],
-            listed_on=_day(listed_on, "--listed-on"),
+            listed_on=day_option(listed_on, "--listed-on"),
         )
         console.print(
             f"已新增项目 {project.code} {project.name}"
@@ -262,10 +251,7 @@ def change_state(
             on=parse_as_of(on, field="--on"),
             reason=reason,
         )
-        console.print(
-            f"项目 {code}：{ProjectState(str(change.from_state)).label} → "
-            f"{ProjectState(change.to_state).label}（{change.changed_on}）"
-        )
+        console.print(f"项目 {code}：{move_text(change, ProjectState)}")
 
 
 @command(project_app, "overdue")
@@ -278,7 +264,7 @@ def overdue(
     """逾期项目：计划完工日已过仍未完工（逾期未完工），或计划开工日已过仍未开工（逾期未开工）。"""
     day = parse_as_of(as_of, field="--as-of")
     with session() as db:
-        town_id = find_town(db, town).id if town else None
+        town_id = town_id_of(db, town)
         found = projects.overdue_projects(
             db,
             actor=operator(),
@@ -287,23 +273,8 @@ def overdue(
             campaign=_choice(Campaign, campaign, "--campaign"),
         )
     if as_json:
-        items = [
-            OverdueRead(
-                code=row.project.code,
-                name=row.project.name,
-                campaign=row.project.campaign,
-                kind=row.project.kind,
-                town_id=row.project.town_id,
-                town=row.town,
-                state=row.state,
-                planned_start_on=row.project.planned_start_on,
-                planned_end_on=row.project.planned_end_on,
-                reason=row.reason,
-                days=row.days,
-            ).model_dump(mode="json")
-            for row in found
-        ]
-        typer.echo(json.dumps({"as_of": str(day), "items": items}, ensure_ascii=False))
+        items = [OverdueRead.of(row).model_dump(mode="json") for row in found]
+        echo_json({"as_of": str(day), "items": items})
         return
     listed = table(
         f"逾期项目（截至 {day}，共 {len(found)} 个）",

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Annotated
 
 import typer
 
 from gongjian.checks import parse_amount
-from gongjian.cli.common import JsonOption, TownOption, command, console, operator, session, table
+from gongjian.cli.common import (
+    JsonOption,
+    TownOption,
+    command,
+    console,
+    echo_json,
+    operator,
+    session,
+    table,
+)
 from gongjian.errors import Invalid, Problem
 from gongjian.periods import parse_as_of
 from gongjian.renewal.choices import ReserveEntryKind
@@ -98,12 +106,7 @@ def show_balance(
     with session() as db:
         found = balance(db, actor=operator(), as_of=day, town=town, parcel=parcel)
     if as_json:
-        typer.echo(
-            json.dumps(
-                ReserveBalanceRead.model_validate(found).model_dump(mode="json"),
-                ensure_ascii=False,
-            )
-        )
+        echo_json(ReserveBalanceRead.model_validate(found).model_dump(mode="json"))
         return
     scope = "全市" if found.scope == "city" else found.scope
     console.print(

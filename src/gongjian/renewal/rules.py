@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from gongjian.choices import LabeledChoice
 from gongjian.renewal.choices import MilestoneKind, RenewalState
+from gongjian.states import refused_move
 
 S = RenewalState
 
@@ -36,18 +37,7 @@ def next_states(state: RenewalState) -> tuple[RenewalState, ...]:
 
 def refusal(code: str, current: RenewalState, to_state: RenewalState) -> str:
     """Why a parcel in ``current`` cannot move to ``to_state``, naming what it may do."""
-    why = (
-        f"已是“{current.label}”"
-        if to_state is current
-        else f"当前为“{current.label}”，不能改为“{to_state.label}”"
-    )
-    allowed = next_states(current)
-    then = (
-        "可改为：" + "、".join(f"“{state.label}”（{state.value}）" for state in allowed)
-        if allowed
-        else f"“{current.label}”是最后一个状态"
-    )
-    return f"地块“{code}”{why}；{then}"
+    return f"地块“{code}”" + refused_move(current, to_state, next_states(current))
 
 
 MILESTONE_STATES: dict[MilestoneKind, tuple[RenewalState, ...]] = {

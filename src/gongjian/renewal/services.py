@@ -50,6 +50,7 @@ from gongjian.renewal.rules import (
     next_states,
     refusal,
 )
+from gongjian.states import day_problems, move_detail, write_change
 from gongjian.towns.models import Town
 
 PARCELS = RecordKind(Parcel, "parcel", "town_id")
@@ -245,33 +246,6 @@ def add_parcel(
     return parcel
 
 
-def _last_change(session: Session, parcel_id: int) -> ParcelStateChange | None:
-    return session.scalars(
-        select(ParcelStateChange)
-        .where(ParcelStateChange.parcel_id == parcel_id)
-        .order_by(ParcelStateChange.changed_on.desc(), ParcelStateChange.id.desc())
-        .limit(1)
-    ).first()
-
-
-def _day_problems(session: Session, parcel: Parcel, on: dt.date) -> list[Problem]:
-    """A change is dated neither in the future nor before the parcel's previous one."""
-    problems = []
-    if on > today():
-        problems.append(Problem(f"日期不能晚于今天（{today()}）", column="on", value=str(on)))
-    last = _last_change(session, parcel.id)
-    if last is not None and on < last.changed_on:
-        problems.append(
-            Problem(
-                f"日期不能早于上一次状态变更（{last.changed_on} 改为"
-                f"“{RenewalState(last.to_state).label}”）",
-                column="on",
-                value=str(on),
-            )
-        )
-    return problems
-
-
 def _comment_problems(
     parcel: Parcel, to_state: RenewalState, on: dt.date, comment_until: dt.date | None
 ) -> list[Problem]:
@@ -327,7 +301,9 @@ def change_state(
     if to_state not in next_states(current):
         raise Conflict(refusal(parcel.code, current, to_state))
     text = (reason or "").strip()
-    problems = _day_problems(session, parcel, on)
+    problems = day_problems(
+        session, ParcelStateChange, ParcelStateChange.parcel_id == parcel.id, RenewalState, on
+    )
     problems += _comment_problems(parcel, to_state, on, comment_until)
     if len(text) > REASON_MAX:
         problems.append(Problem(f"理由最多 {REASON_MAX} 字", column="reason"))
@@ -342,21 +318,21 @@ def change_state(
         reason=text or None,
         actor=actor.username,
     )
-    session.add(change)
     parcel.renewal_state = to_state
     if comment_until is not None:
         parcel.plan_comment_until = comment_until
-    session.flush()
-    _audit(
+    return write_change(
         session,
+        change,
         actor=actor,
-        parcel=parcel,
-        action=Action.change,
+        action=Action.change.value,
+        resource=PARCELS.resource,
+        record_id=parcel.code,
+        town_id=parcel.town_id,
         before=before,
-        after={**snapshot(change), "plan_comment_until": parcel.plan_comment_until},
-        detail=f"更新状态：{current.label} → {to_state.label}（{on}）",
+        also={"plan_comment_until": parcel.plan_comment_until},
+        detail=move_detail("更新状态", current, to_state, on),
     )
-    return change
 
 
 @dataclass(frozen=True)

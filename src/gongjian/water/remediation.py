@@ -36,14 +36,14 @@ from decimal import ROUND_DOWN, Decimal
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from gongjian.audit.chain import record, snapshot
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action
 from gongjian.auth.permissions import allowed, authorize, authorize_some, refuse
 from gongjian.config import get_settings
 from gongjian.errors import Conflict, Invalid, NotFound, Problem
 from gongjian.periods import Period, parse_period, today
-from gongjian.records import read_record
+from gongjian.records import read_record, write_added
+from gongjian.states import day_problems, move_detail, refused_move, write_change
 from gongjian.water.choices import Grade, RemediationState
 from gongjian.water.models import (
     Assessment,
@@ -173,24 +173,9 @@ def _changes(session: Session, river_id: int) -> list[RiverStateChange]:
 
 def _check_day(session: Session, river: River, on: dt.date) -> None:
     """A change is dated neither in the future nor before the river's previous change."""
-    problems = []
-    if on > today():
-        problems.append(Problem(f"日期不能晚于今天（{today()}）", column="on", value=str(on)))
-    last = session.scalars(
-        select(RiverStateChange)
-        .where(RiverStateChange.river_id == river.id)
-        .order_by(RiverStateChange.changed_on.desc(), RiverStateChange.id.desc())
-        .limit(1)
-    ).first()
-    if last is not None and on < last.changed_on:
-        previous = RemediationState(last.to_state).label
-        problems.append(
-            Problem(
-                f"日期不能早于上一次状态变更（{last.changed_on} 改为“{previous}”）",
-                column="on",
-                value=str(on),
-            )
-        )
+    problems = day_problems(
+        session, RiverStateChange, RiverStateChange.river_id == river.id, RemediationState, on
+    )
     if problems:
         raise Invalid(f"河涌“{river.code}”的状态变更日期有误", problems)
 
@@ -337,43 +322,31 @@ def _write_change(
         is_relapse=is_relapse,
         actor=actor.username,
     )
-    session.add(change)
     river.remediation_state = to_state
     if is_relapse:
         river.relapsed = True
     elif to_state in CLEAN_STATES:
         river.relapsed = False
-    session.flush()
-    after = snapshot(change)
-    after["relapsed"] = river.relapsed
     kind = "更正" if is_correction else "返黑返臭" if is_relapse else "整治状态"
-    record(
+    return write_change(
         session,
+        change,
         actor=actor,
         action=action,
         resource=RIVERS.resource,
         record_id=river.code,
         town_id=river.lead_town_id,
         before=before,
-        after=after,
-        detail=f"{kind}：{from_state.label} → {to_state.label}（{on}）"
-        + (f"；{reason}" if reason else ""),
+        also={"relapsed": river.relapsed},
+        detail=move_detail(kind, from_state, to_state, on, reason),
     )
-    return change
 
 
 def _refuse_move(river: River, to_state: RemediationState) -> Conflict:
     current = RemediationState(river.remediation_state)
     allowed_next = next_states(current)
-    if to_state is current:
-        why = f"已是“{current.label}”"
-    else:
-        why = f"当前为“{current.label}”，不能改为“{to_state.label}”"
-    if allowed_next:
-        then = "可改为：" + "、".join(f"“{state.label}”" for state in allowed_next)
-    else:
-        then = f"“{current.label}”是最后一个状态，不能再前进"
-    return Conflict(f"河涌“{river.code}”{why}；{then}（如属录入错误，请由市攻坚办更正）")
+    why = refused_move(current, to_state, allowed_next, with_values=False, at_end="，不能再前进")
+    return Conflict(f"河涌“{river.code}”{why}（如属录入错误，请由市攻坚办更正）")
 
 
 def change_state(
@@ -531,19 +504,15 @@ def record_survey(
         satisfied=satisfied,
         recorded_by=actor.username,
     )
-    session.add(survey)
-    session.flush()
-    record(
+    return write_added(
         session,
+        survey,
         actor=actor,
-        action=Action.add.value,
         resource="river_survey",
         record_id=river.code,
         town_id=river.lead_town_id,
-        after=snapshot(survey),
         detail=f"满意度调查 {surveyed_on}：满意 {satisfied}/{valid_questionnaires} 份",
     )
-    return survey
 
 
 def detect_relapses(session: Session, *, actor: Actor, assessment_id: int) -> list[str]:
