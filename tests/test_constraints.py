@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gongjian.auth.models import SignInFailure, User, WebSession
 from gongjian.db_errors import CHECK_MEANINGS, explain
 from gongjian.errors import Conflict, GongjianError, Invalid
 from gongjian.models import (
@@ -101,9 +102,11 @@ def filled(demo_session: Session) -> Session:
     river = demo_session.scalars(select(River).order_by(River.id)).first()
     point = demo_session.scalars(select(MonitoringPoint).order_by(MonitoringPoint.id)).first()
     town = demo_session.scalars(select(Town).order_by(Town.id)).first()
+    user = demo_session.scalars(select(User).order_by(User.id)).first()
     assert river
     assert point
     assert town
+    assert user
     period = {
         "period": "2021-12",
         "period_start": dt.date(2021, 12, 1),
@@ -151,6 +154,16 @@ def filled(demo_session: Session) -> Session:
                 )
                 for n in (1, 2)
             ),
+            *(
+                WebSession(
+                    token_hash=str(n) * 64,
+                    user_id=user.id,
+                    created_at=UTC_NOON,
+                    last_seen_at=UTC_NOON,
+                )
+                for n in (1, 2)
+            ),
+            *(SignInFailure(username="nobody", at=UTC_NOON, run_length=n) for n in (1, 2)),
         ]
     )
     for day in (dt.date(2030, 1, 1), dt.date(2030, 7, 1)):

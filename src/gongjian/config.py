@@ -171,6 +171,50 @@ class Settings(BaseSettings):
     language: Literal["zh-CN", "en"] = Field(
         default="zh-CN", description="Language of messages: zh-CN (default) or en."
     )
+    session_idle_minutes: int = Field(
+        default=30,
+        ge=1,
+        description="Web sign-in: a session unused for this many minutes ends (inactivity).",
+    )
+    session_max_hours: int = Field(
+        default=12,
+        ge=1,
+        description="Web sign-in: a session ends this many hours after sign-in, used or not.",
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description=(
+            "Web sign-in lock-out: this many failed sign-ins for one username within "
+            "login_window_minutes lock it out."
+        ),
+    )
+    login_window_minutes: int = Field(
+        default=15,
+        ge=1,
+        description="Web sign-in lock-out: the window failures are counted in, in minutes.",
+    )
+    login_lockout_seconds: int = Field(
+        default=60,
+        ge=1,
+        description=(
+            "Web sign-in lock-out: the first back-off, in seconds; it doubles with each "
+            "further failure, up to login_lockout_max_seconds."
+        ),
+    )
+    login_lockout_max_seconds: int = Field(
+        default=3600,
+        ge=1,
+        description="Web sign-in lock-out: the longest back-off, in seconds (1 hour).",
+    )
+    trust_proxy: bool = Field(
+        default=False,
+        description=(
+            "Behind a reverse proxy that terminates HTTPS: trust its X-Forwarded-Proto "
+            "header, so session cookies are Secure and HSTS is sent. Off when the app "
+            "faces browsers directly."
+        ),
+    )
 
 
 def identification_thresholds(year: int) -> IdentificationThresholds:

@@ -1,7 +1,7 @@
 """Every model, imported once so ``Base.metadata`` holds every table (Alembic, tests)."""
 
 from gongjian.audit.models import AuditEntry, AuditHead
-from gongjian.auth.models import StationToken, StationTokenPoint, User
+from gongjian.auth.models import SignInFailure, StationToken, StationTokenPoint, User, WebSession
 from gongjian.campaign.models import (
     Batch,
     Briefing,
@@ -79,10 +79,12 @@ __all__ = [
     "RiverSurvey",
     "Sample",
     "ScoreAdjustment",
+    "SignInFailure",
     "StationToken",
     "StationTokenPoint",
     "ThemePark",
     "Town",
     "User",
     "WaterBodyGrade",
+    "WebSession",
 ]

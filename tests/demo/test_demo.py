@@ -34,6 +34,8 @@ FILLED_LATER = {
     "imports",
     "briefings",
     "commendations",
+    "web_sessions",  # signing in on the web fills these
+    "sign_in_failures",
 }
 
 

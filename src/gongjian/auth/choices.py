@@ -31,3 +31,13 @@ class Action(LabeledChoice):
 
 
 WRITE_ACTIONS = frozenset({Action.add, Action.change, Action.delete})
+
+
+class SessionEnd(LabeledChoice):
+    """Why a web session ended."""
+
+    signed_out = ("signed_out", "已退出")
+    idle = ("idle", "长时间未操作")
+    expired = ("expired", "超过最长登录时间")
+    disabled = ("disabled", "账号已停用")
+    ended_by_admin = ("ended_by_admin", "管理员结束会话")

@@ -1,13 +1,13 @@
-"""User accounts."""
+"""User accounts, monitoring stations' tokens, web sessions and failed sign-ins."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gongjian.auth.choices import ACCOUNT_ROLES, Role
+from gongjian.auth.choices import ACCOUNT_ROLES, Role, SessionEnd
 from gongjian.db import Base, Timestamped, check_in, utcnow
 
 
@@ -62,3 +62,55 @@ class StationTokenPoint(Base):
     )
     point_id: Mapped[int] = mapped_column(ForeignKey("monitoring_points.id"), primary_key=True)
     token: Mapped[StationToken] = relationship(back_populates="points")
+
+
+class WebSession(Base):
+    """A signed-in browser session (网页登录会话).
+
+    The browser's cookie holds a random token; only its SHA-256 is stored, so a copy
+    of this table signs nobody in. A session ends when its user signs out, after
+    ``session_idle_minutes`` without a request, ``session_max_hours`` after sign-in,
+    or when an admin disables the user or ends their sessions; ``ended_at`` and
+    ``ended_reason`` say when and why, and the row stays as a record.
+    """
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (check_in("ended_reason", SessionEnd),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(
+        String(64), unique=True, comment="SHA-256 of the cookie's token (hex)"
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, comment="sign-in")
+    last_seen_at: Mapped[dt.datetime] = mapped_column(
+        default=utcnow, comment="last request (updated at most once a minute)"
+    )
+    ended_at: Mapped[dt.datetime | None]
+    ended_reason: Mapped[SessionEnd | None] = mapped_column(String(20))
+    remote_addr: Mapped[str | None] = mapped_column(String(45), comment="client address at sign-in")
+
+
+class SignInFailure(Base):
+    """A failed web sign-in for a username (wrong password, or an unknown username).
+
+    The lock-out reads these: ``login_max_failures`` failures within
+    ``login_window_minutes`` lock the username out for ``login_lockout_seconds``,
+    doubling with each further failure of the same run (``run_length``) up to
+    ``login_lockout_max_seconds``. A successful sign-in clears the username's rows;
+    the audit log keeps every failure.
+    """
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_username_at", "username", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), comment="as typed; need not exist")
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    run_length: Mapped[int] = mapped_column(
+        comment="failures in the run this one belongs to, itself included"
+    )
+    locked_until: Mapped[dt.datetime | None] = mapped_column(
+        comment="when this failure locked the username out, the end of the back-off"
+    )
+    remote_addr: Mapped[str | None] = mapped_column(String(45))

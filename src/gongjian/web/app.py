@@ -1,26 +1,51 @@
-"""The app factory: routes of every domain, one error handler, ``/healthz``."""
+"""The app factory: routes of every domain, the pages, static files, one error handler
+per kind of error (a page for browsers, JSON under /api/), security headers, ``/healthz``.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import urlencode
+
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gongjian import __version__
 from gongjian.audit.api import router as audit_router
 from gongjian.auth.api import router as users_router
 from gongjian.auth.api import stations_router
+from gongjian.auth.services import LockedOut
 from gongjian.campaign.api import router as projects_router
-from gongjian.db import get_engine
+from gongjian.db import get_engine, session_scope, utcnow
 from gongjian.errors import GongjianError, Invalid
 from gongjian.imports.api import router as imports_router
 from gongjian.kpi.api import router as kpi_router
 from gongjian.renewal.api import router as parcels_router
 from gongjian.towns.api import router as towns_router
 from gongjian.water.api import router as water_router
+from gongjian.web.csrf import CsrfRefused
+from gongjian.web.deps import SignInRequired
+from gongjian.web.i18n import language_of, translate
+from gongjian.web.pages import router as pages_router
+from gongjian.web.security import SecurityHeaders, UnhandledErrors
+from gongjian.web.sessions import SESSION_COOKIE, current_session
+from gongjian.web.templating import render
 
 API_PREFIX = "/api/v1"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+#: Paths answered in JSON, never with a page.
+_MACHINE_PATHS = (API_PREFIX + "/", "/api/", "/healthz", "/openapi.json", "/static/")
+
+
+def wants_page(request: Request) -> bool:
+    """Whether an error on ``request`` is answered with a page (else JSON)."""
+    return not request.url.path.startswith(_MACHINE_PATHS)
 
 
 def _problem_body(exc: GongjianError) -> dict[str, object]:
@@ -32,22 +57,83 @@ def _problem_body(exc: GongjianError) -> dict[str, object]:
     return body
 
 
+def error_page(
+    request: Request,
+    status: int,
+    *,
+    title_key: str | None = None,
+    message: str,
+    hint: str | None = None,
+) -> Response:
+    """The error page: what went wrong in words, never a traceback."""
+    lang = language_of(request)
+    key = title_key or f"error.{status}.title"
+    title = translate(lang, key)
+    if title == key:
+        title = translate(lang, "error.generic.title")
+    return render(
+        request,
+        "error.html",
+        status_code=status,
+        status=status,
+        title=title,
+        message=message,
+        hint=hint,
+    )
+
+
+def _server_error(request: Request, incident: str) -> Response:
+    message = translate(language_of(request), "error.500.message", incident=incident)
+    if wants_page(request):
+        return error_page(request, 500, message=message)
+    return JSONResponse(
+        {"error": "InternalError", "message": message, "incident": incident}, status_code=500
+    )
+
+
+def _signed_in_user(request: Request) -> None:
+    """Find the signed-in user for an error page that no route has looked up yet."""
+    if hasattr(request.state, "web_user") or not request.cookies.get(SESSION_COOKIE):
+        return
+    with session_scope(request.app.state.engine) as session:
+        current_session(request, session)
+
+
 def create_app(engine: Engine | None = None) -> FastAPI:
     """The web application bound to ``engine`` (default: the configured database)."""
     app = FastAPI(
         title="gongjian 攻坚",
         version=__version__,
         description="工改与治水攻坚指挥平台 API。数据为示例数据时会注明。",
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.engine = engine or get_engine()
+    app.state.clock = utcnow
 
     @app.exception_handler(GongjianError)
-    async def _domain_error(_request: Request, exc: GongjianError) -> JSONResponse:
-        headers = {"WWW-Authenticate": 'Basic realm="gongjian"'} if exc.status == 401 else None
-        return JSONResponse(_problem_body(exc), status_code=exc.status, headers=headers)
+    async def _domain_error(request: Request, exc: GongjianError) -> Response:
+        headers: dict[str, str] = {}
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = 'Basic realm="gongjian"'
+        if isinstance(exc, LockedOut):
+            seconds = max(1, int((exc.until - request.app.state.clock()).total_seconds()))
+            headers["Retry-After"] = str(seconds)
+        if wants_page(request):
+            lang = language_of(request)
+            if isinstance(exc, CsrfRefused):
+                return error_page(
+                    request,
+                    403,
+                    title_key="error.csrf.title",
+                    message=translate(lang, "error.csrf.message"),
+                )
+            hint = translate(lang, "error.403.hint") if exc.status == 403 else None
+            return error_page(request, exc.status, message=exc.message, hint=hint)
+        return JSONResponse(_problem_body(exc), status_code=exc.status, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
         problems = [
             {
                 "column": ".".join(str(part) for part in error["loc"] if part != "body"),
@@ -55,10 +141,43 @@ def create_app(engine: Engine | None = None) -> FastAPI:
             }
             for error in exc.errors()
         ]
+        if wants_page(request):
+            listed = "；".join(f"{p['column']}：{p['reason']}" for p in problems)
+            message = translate(language_of(request), "error.400.message", problems=listed)
+            return error_page(request, 400, message=message)
         return JSONResponse(
             {"error": "Invalid", "message": "请求参数有误", "problems": problems},
             status_code=422,
         )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if not wants_page(request) or exc.status_code not in (404, 405):
+            return await http_exception_handler(request, exc)
+        await run_in_threadpool(_signed_in_user, request)
+        lang = language_of(request)
+        if exc.status_code == 404:
+            return error_page(
+                request,
+                404,
+                message=translate(lang, "error.404.message", path=request.url.path),
+                hint=translate(lang, "error.404.hint"),
+            )
+        return error_page(
+            request,
+            405,
+            message=translate(
+                lang, "error.405.message", method=request.method, path=request.url.path
+            ),
+        )
+
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(request: Request, exc: SignInRequired) -> Response:
+        query = {"next": exc.next_path} | ({"expired": "1"} if exc.stale else {})
+        target = f"/login?{urlencode(query)}"
+        if request.headers.get("HX-Request"):
+            return Response(status_code=401, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -79,4 +198,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         stations_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(UnhandledErrors, render_500=_server_error)
+    app.add_middleware(SecurityHeaders)
     return app

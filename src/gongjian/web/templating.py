@@ -1,0 +1,84 @@
+"""Jinja2 rendering of pages: autoescaped, translated, with the CSRF token at hand.
+
+Every page gets ``lang``, ``t`` (the catalogue of ``lang``), ``csrf_token()`` (the
+token its forms send back), ``user`` (the signed-in user or ``None``), ``role_label``,
+``languages`` and ``here`` (the page's path and query, for the language switch and
+the return after signing in). Pages are never cached (``Cache-Control: no-store``), so
+the back button shows nothing after signing out.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from gongjian import __version__
+from gongjian.web import csrf
+from gongjian.web.i18n import LANGUAGES, language_of, translate
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+environment = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def here(request: Request) -> str:
+    """The request's path and query: where to come back to."""
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` when it is a path on this site, else ``/`` (no open redirects)."""
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(c) < 32 for c in target)
+    ):
+        return "/"
+    return target
+
+
+def render(
+    request: Request,
+    name: str,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """The page ``name`` rendered for ``request``."""
+    lang = language_of(request)
+    t = partial(translate, lang)
+    user = getattr(request.state, "web_user", None)
+    page = environment.get_template(name).render(
+        request=request,
+        lang=lang,
+        t=t,
+        languages=LANGUAGES,
+        csrf_token=partial(csrf.token_for, request),
+        csrf_field=csrf.CSRF_FIELD,
+        user=user,
+        role_label=(lambda role: t(f"role.{role}")),
+        here=here(request),
+        quote=partial(quote, safe=""),
+        version=__version__,
+        **context,
+    )
+    response = HTMLResponse(page, status_code=status_code, headers=headers)
+    response.headers["Cache-Control"] = "no-store"
+    csrf.set_cookie_if_new(response, request)
+    return response
