@@ -4,15 +4,16 @@
 from __future__ import annotations
 
 import io
-import re
 import tempfile
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
 
 from gongjian.auth.actors import Actor
 from gongjian.config import get_settings
@@ -111,21 +112,6 @@ def get_export_csv(
     return _export(session, actor, kind, FileKind.csv, town)
 
 
-async def _body(request: Request) -> bytes:
-    """The request's body, refused (413) as soon as it outgrows the upload limit."""
-    limit = int(get_settings().upload_max_mb * MB) + MULTIPART_SLACK
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise _too_large(int(declared))
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(size)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _too_large(size: int) -> TooLarge:
     limit = get_settings().upload_max_mb
     return TooLarge(
@@ -134,44 +120,40 @@ def _too_large(size: int) -> TooLarge:
     )
 
 
-_BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
-_PARAM = re.compile(r"""(\w+\*?)=(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))""")
-
-
-def multipart_file(body: bytes, content_type: str, field_name: str = "file") -> tuple[str, bytes]:
-    """The file of field ``field_name`` in a ``multipart/form-data`` body: its name and
-    bytes; ``Unsupported`` (415) or ``Invalid`` when there is none."""
-    found = _BOUNDARY.search(content_type)
-    if not content_type.lower().startswith("multipart/form-data") or found is None:
+async def uploaded_file(request: Request, field_name: str = "file") -> tuple[str, bytes]:
+    """The file of field ``field_name`` in a ``multipart/form-data`` request: its name
+    and bytes. Refused as too large (413) by its declared length before it is read, and
+    while it is read; ``Unsupported`` (415) for a body that is not multipart;
+    ``Invalid`` when the field holds no file."""
+    limit = int(get_settings().upload_max_mb * MB)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + MULTIPART_SLACK:
+        raise _too_large(int(declared))
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         raise Unsupported(
             "请以 multipart/form-data 上传文件",
             [Problem(f"字段 {field_name} 放文件（.xlsx 或 .csv）", column=field_name)],
         )
-    delimiter = b"--" + found.group(1).encode("latin-1")
-    for part in body.split(delimiter)[1:]:
-        if part.startswith(b"--"):
-            break
-        head, _, content = part.removeprefix(b"\r\n").partition(b"\r\n\r\n")
-        params = {}
-        for line in head.decode("utf-8", "replace").split("\r\n"):
-            if line.lower().startswith("content-disposition:"):
-                for key, quoted, bare in _PARAM.findall(line):
-                    params[key.lower()] = quoted if quoted else bare
-        if params.get("name") != field_name:
-            continue
-        filename = params.get("filename", "")
-        if params.get("filename*", "").lower().startswith("utf-8''"):
-            filename = unquote(params["filename*"][7:])
-        return Path(filename.replace("\\", "/")).name or "upload", content.removesuffix(b"\r\n")
-    raise Invalid(
-        "请求中没有文件",
-        [
-            Problem(
-                f"multipart/form-data 的字段 {field_name} 应为 .xlsx 或 .csv 文件",
-                column=field_name,
-            )
-        ],
-    )
+    try:
+        form = await request.form(max_files=1, max_fields=10, max_part_size=limit)
+    except MultiPartException as exc:
+        raise Unsupported("无法读取上传的表单", [Problem(exc.message, column=field_name)]) from None
+    upload = form.get(field_name)
+    if not isinstance(upload, UploadFile):
+        raise Invalid(
+            "请求中没有文件",
+            [
+                Problem(
+                    f"multipart/form-data 的字段 {field_name} 应为 .xlsx 或 .csv 文件",
+                    column=field_name,
+                )
+            ],
+        )
+    content = await upload.read(limit + 1)
+    if len(content) > limit:
+        raise _too_large(len(content))
+    name = Path((upload.filename or "").replace("\\", "/")).name
+    return name or "upload", content
 
 
 def _import_upload(
@@ -246,8 +228,7 @@ async def post_import(
     the coordinate system of the parcel list's geometry column (422 for any other
     list)."""
     list_kind(kind, crs=crs)
-    body = await _body(request)
-    filename, content = multipart_file(body, request.headers.get("content-type", ""))
+    filename, content = await uploaded_file(request)
     return await run_in_threadpool(
         _import_upload, session, actor, kind, filename, content, dry_run, crs
     )
