@@ -9,8 +9,8 @@ import shapely
 from pyproj import Geod
 from shapely.geometry import MultiPolygon, Polygon
 
+from gongjian.geo.choices import InputCrs
 from gongjian.geo.crs import (
-    InputCrs,
     gcj02_to_wgs84,
     gcj02_to_wgs84_arrays,
     to_wgs84,

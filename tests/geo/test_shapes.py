@@ -14,7 +14,8 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
 from gongjian.errors import Invalid
-from gongjian.geo.crs import InputCrs, wgs84_to_gcj02_arrays
+from gongjian.geo.choices import InputCrs
+from gongjian.geo.crs import wgs84_to_gcj02_arrays
 from gongjian.geo.shapes import MAX_PROBLEMS, ParcelFeature, check_geometry, read_features
 
 SQUARE = [[113.38, 22.52], [113.39, 22.52], [113.39, 22.53], [113.38, 22.53], [113.38, 22.52]]

@@ -26,7 +26,8 @@ from gongjian.audit.models import AuditEntry
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Role
 from gongjian.errors import Forbidden, Invalid
-from gongjian.geo.crs import InputCrs, gcj02_to_wgs84, wgs84_to_gcj02
+from gongjian.geo.choices import InputCrs
+from gongjian.geo.crs import gcj02_to_wgs84, wgs84_to_gcj02
 from gongjian.imports.base import ImportResult
 from gongjian.imports.excel import FileKind, Unsupported
 from gongjian.imports.exports import export_list, write_template

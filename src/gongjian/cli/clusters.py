@@ -103,7 +103,7 @@ def register(app: typer.Typer) -> None:
         if not (math.isfinite(gap_m) and gap_m >= 0):
             raise fail(f"--gap-m 应为不小于 0 的米数，而不是 {gap_m}", EXIT_INVALID)
         threshold = _min_mu(min_mu)
-        from gongjian.geo.crs import InputCrs  # numpy, shapely and pyproj load on use
+        from gongjian.geo.choices import InputCrs
 
         try:
             input_crs = InputCrs.parse(crs)

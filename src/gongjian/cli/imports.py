@@ -26,7 +26,7 @@ from gongjian.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from gongjian.geo.crs import InputCrs
+    from gongjian.geo.choices import InputCrs
     from gongjian.imports.tasklists import TaskListResult
 
 app = typer.Typer(
@@ -86,7 +86,7 @@ def parcels(
     dry_run: DryRunOption = False,
 ) -> None:
     """导入地块。清单（.xlsx、CSV）：按地块编号新增或更新，几何列可选，任何一格有误则整个文件不写入；GeoJSON、Parquet：几何有误或任何一行有误则整批不写入，已有编号跳过。"""
-    from gongjian.geo.crs import InputCrs
+    from gongjian.geo.choices import InputCrs
 
     try:
         input_crs = InputCrs(crs)

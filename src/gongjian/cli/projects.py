@@ -11,7 +11,6 @@ import typer
 from gongjian.campaign import batches, projects
 from gongjian.campaign.choices import BatchKind, Campaign, ProjectKind, ProjectState
 from gongjian.campaign.rules import QUANTITIES
-from gongjian.campaign.schemas import OverdueRead, ProjectRead
 from gongjian.choices import LabeledChoice
 from gongjian.cli.common import (
     JsonOption,
@@ -108,6 +107,8 @@ def list_(
             offset=offset,
         )
         if as_json:
+            from gongjian.campaign.schemas import ProjectRead  # Pydantic models load on use
+
             echo_json({"total": total, "items": json_rows(ProjectRead, rows)})
             return
         listed = table(
@@ -273,6 +274,8 @@ def overdue(
             campaign=_choice(Campaign, campaign, "--campaign"),
         )
     if as_json:
+        from gongjian.campaign.schemas import OverdueRead  # Pydantic models load on use
+
         items = [OverdueRead.of(row).model_dump(mode="json") for row in found]
         echo_json({"as_of": str(day), "items": items})
         return

@@ -17,7 +17,7 @@ import shapely
 from numpy.typing import ArrayLike, NDArray
 from shapely.geometry.base import BaseGeometry
 
-from gongjian.choices import LabeledChoice
+from gongjian.geo.choices import InputCrs
 
 KRASOVSKY_A = 6378245.0
 """Semi-major axis of the Krasovsky 1940 ellipsoid that GCJ-02 is defined on, in metres."""
@@ -38,14 +38,6 @@ INVERSE_MAX_ITERATIONS = 30
 
 G = TypeVar("G", bound=BaseGeometry)
 FloatArray = NDArray[np.float64]
-
-
-class InputCrs(LabeledChoice):
-    """The coordinate system a file or a form gives its longitudes and latitudes in."""
-
-    wgs84 = ("wgs84", "WGS84（EPSG:4326，GPS）")
-    cgcs2000 = ("cgcs2000", "CGCS2000（EPSG:4490，国家大地坐标系，按 WGS84 处理）")
-    gcj02 = ("gcj02", "GCJ-02（国测局坐标，高德、腾讯地图）")
 
 
 def _outside_gcj02_box(lon: FloatArray, lat: FloatArray) -> NDArray[np.bool_]:

@@ -33,7 +33,8 @@ from shapely.geometry import MultiPolygon, Polygon, mapping
 from shapely.geometry.polygon import orient
 
 from gongjian.errors import Invalid, Problem
-from gongjian.geo.crs import InputCrs, to_wgs84, wgs84_to_gcj02
+from gongjian.geo.choices import InputCrs
+from gongjian.geo.crs import to_wgs84, wgs84_to_gcj02
 
 CHINA_LON_MIN = 73.0
 """China's extent for plausibility checks: westmost longitude, degrees."""

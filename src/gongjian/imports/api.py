@@ -18,7 +18,7 @@ from starlette.formparsers import MultiPartException
 from gongjian.auth.actors import Actor
 from gongjian.config import get_settings
 from gongjian.errors import Invalid, Problem
-from gongjian.geo.crs import InputCrs
+from gongjian.geo.choices import InputCrs
 from gongjian.imports.excel import MB, FileKind, TooLarge, Unsupported
 from gongjian.imports.exports import export_list, write_template
 from gongjian.imports.samples import SampleImporter, batch_to_duckdb

@@ -32,7 +32,7 @@ from sqlalchemy import select
 from gongjian.auth.choices import Action
 from gongjian.auth.permissions import authorize
 from gongjian.errors import Invalid, Problem
-from gongjian.geo.crs import InputCrs
+from gongjian.geo.choices import InputCrs
 from gongjian.geo.shapes import read_features
 from gongjian.imports.base import RAW, BaseImporter, ImportResult, Progress, file_sha256
 from gongjian.imports.excel import Unsupported

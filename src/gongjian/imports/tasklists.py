@@ -68,7 +68,7 @@ from gongjian.config import get_settings
 from gongjian.db import Base, utcnow
 from gongjian.db_errors import explain
 from gongjian.errors import Invalid, NotFound, Problem
-from gongjian.geo.crs import InputCrs
+from gongjian.geo.choices import InputCrs
 from gongjian.imports.base import BaseImporter, ImportResult, Progress, file_sha256
 from gongjian.imports.excel import (
     CELL_MAX_CHARS,

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from gongjian.geo.crs import InputCrs
+from gongjian.geo.choices import InputCrs
 from gongjian.renewal.choices import (
     EnterpriseKind,
     MilestoneKind,

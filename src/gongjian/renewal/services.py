@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from shapely.geometry import mapping
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -25,9 +24,7 @@ from gongjian.auth.choices import Action
 from gongjian.auth.permissions import authorize, authorize_some, restrict
 from gongjian.config import get_settings, identification_thresholds
 from gongjian.errors import Conflict, Invalid, Problem
-from gongjian.geo.area import area_m2, m2_to_mu
-from gongjian.geo.crs import InputCrs
-from gongjian.geo.shapes import check_geometry
+from gongjian.geo.choices import InputCrs
 from gongjian.periods import today
 from gongjian.records import RecordKind, add_record, read_record
 from gongjian.renewal.choices import MilestoneKind, Ownership, RenewalState
@@ -181,6 +178,12 @@ def new_parcel(
     geometry, size = None, None
     raw_geometry = values.get("geometry")
     if raw_geometry is not None and as_text(raw_geometry):
+        # Shapely and pyproj load only when a geometry is given, not with every command.
+        from shapely.geometry import mapping
+
+        from gongjian.geo.area import area_m2, m2_to_mu
+        from gongjian.geo.shapes import check_geometry
+
         shape, reasons = check_geometry(raw_geometry, crs)
         problems += [("geometry", reason) for reason in reasons]
         if shape is not None:
