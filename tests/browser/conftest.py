@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -100,6 +101,21 @@ def live_server(databases: DatabaseFactory) -> Iterator[LiveServer]:
                 display_name=name,
             )
         session.commit()
+    yield from _serve(engine, databases.backend)
+
+
+@pytest.fixture(scope="session")
+def city_server(databases: DatabaseFactory) -> Iterator[LiveServer]:
+    """The app on a free port, on the small demo city (seed 7) with its demo accounts
+    (``gongjian.demo.generate.DEMO_USERS``): for the pages that show records."""
+    from gongjian.demo.generate import load_demo
+
+    engine = databases.new("browsercity", towns=False)
+    load_demo(engine, seed=7, scale="small")
+    yield from _serve(engine, databases.backend)
+
+
+def _serve(engine: Engine, backend: str) -> Iterator[LiveServer]:
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(
@@ -113,7 +129,7 @@ def live_server(databases: DatabaseFactory) -> Iterator[LiveServer]:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError(f"the app did not start on port {port}")
         time.sleep(0.05)
-    yield LiveServer(f"http://127.0.0.1:{port}", engine, databases.backend)
+    yield LiveServer(f"http://127.0.0.1:{port}", engine, backend)
     server.should_exit = True
     thread.join(timeout=15)
     engine.dispose()
@@ -144,6 +160,37 @@ def page(browser: Browser, live_server: LiveServer, console: Console) -> Iterato
     page.on("pageerror", lambda error: console.errors.append(f"uncaught: {error}"))
     yield page
     context.close()
+
+
+@pytest.fixture
+def city_page(browser: Browser, city_server: LiveServer, console: Console) -> Iterator[Page]:
+    """A new browser context and page on the demo city, its console errors recorded."""
+    context = browser.new_context(base_url=city_server.url, locale="zh-CN")
+    page = context.new_page()
+    page.on("console", console.record)
+    page.on("pageerror", lambda error: console.errors.append(f"uncaught: {error}"))
+    yield page
+    context.close()
+
+
+def sign_in_as_demo(page: Page, username: str) -> None:
+    """Sign in through the form as the demo account ``username``."""
+    from gongjian.demo.generate import DEMO_USERS
+
+    password = next(pw for name, pw, *_ in DEMO_USERS if name == username)
+    page.goto("/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def serious_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core (from npm, served from our static folder) on the page: the serious and
+    critical violations."""
+    page.add_script_tag(url="/static/vendor/axe.min.js")
+    result: dict[str, Any] = page.evaluate("() => axe.run(document)")
+    return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
 
 
 def screenshot(page: Page, name: str, live_server: LiveServer) -> Path:

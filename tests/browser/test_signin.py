@@ -4,19 +4,9 @@ reload, and no serious or critical axe-core violations on the pages of the found
 
 from __future__ import annotations
 
-from typing import Any
-
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ACCOUNTS, Console, LiveServer, screenshot
-
-
-def _axe(page: Page) -> list[dict[str, Any]]:
-    """axe-core (from npm, served from our static folder) on the page: the serious and
-    critical violations."""
-    page.add_script_tag(url="/static/vendor/axe.min.js")
-    result: dict[str, Any] = page.evaluate("() => axe.run(document)")
-    return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+from tests.browser.conftest import ACCOUNTS, Console, LiveServer, screenshot, serious_violations
 
 
 def _sign_in(page: Page, username: str) -> None:
@@ -32,7 +22,7 @@ def test_admin_signs_in_and_switches_language(
 ) -> None:
     page.goto("/login")
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
-    assert _axe(page) == []
+    assert serious_violations(page) == []
     screenshot(page, "login", live_server)
 
     _sign_in(page, "admin")
@@ -41,7 +31,7 @@ def test_admin_signs_in_and_switches_language(
     expect(page.locator("#user-role")).to_have_text("平台管理员")
     font = page.evaluate("() => getComputedStyle(document.body).fontFamily")
     assert font.startswith('"Noto Sans CJK SC"')
-    assert _axe(page) == []
+    assert serious_violations(page) == []
     screenshot(page, "home-zh", live_server)
 
     page.get_by_role("link", name="English").click()
@@ -54,7 +44,7 @@ def test_admin_signs_in_and_switches_language(
 
     page.get_by_role("link", name="Users").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Users")
-    assert _axe(page) == []
+    assert serious_violations(page) == []
     screenshot(page, "admin-users-en", live_server)
 
     page.get_by_role("link", name="中文").click()

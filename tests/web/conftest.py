@@ -60,6 +60,33 @@ def app(web_engine: Engine, clock: Clock) -> FastAPI:
     return app
 
 
+@pytest.fixture(scope="session")
+def city_engine(databases: DatabaseFactory) -> Iterator[Engine]:
+    """A database holding the small demo city (seed 7) with its demo accounts, for the
+    pages that show records. Tests that write to it add records of their own and never
+    assume the counts another test sees."""
+    from gongjian.demo.generate import load_demo
+
+    engine = databases.new("webcity", towns=False)
+    load_demo(engine, seed=7, scale="small")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def city_app(city_engine: Engine, clock: Clock) -> FastAPI:
+    app = create_app(city_engine)
+    app.state.clock = clock
+    return app
+
+
+@pytest.fixture
+def city_client(city_app: FastAPI) -> Iterator[TestClient]:
+    """A browser on the demo city (sign in with ``as_demo``)."""
+    with TestClient(city_app, follow_redirects=False) as test_client:
+        yield test_client
+
+
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
     """A browser on plain HTTP (redirects are not followed, so tests see them)."""
@@ -143,6 +170,17 @@ def sign_in(
 
 def signed_in(client: TestClient, account: Account) -> TestClient:
     response = sign_in(client, account.username, account.password)
+    assert response.status_code == 303, response.text
+    return client
+
+
+def as_demo(client: TestClient, username: str) -> TestClient:
+    """``client`` signed in as the demo account ``username`` (``gaigeban``, ``shenji``,
+    ``town-shiqi``, ...)."""
+    from gongjian.demo.generate import DEMO_USERS
+
+    password = next(pw for name, pw, *_ in DEMO_USERS if name == username)
+    response = sign_in(client, username, password)
     assert response.status_code == 303, response.text
     return client
 

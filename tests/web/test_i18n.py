@@ -22,15 +22,18 @@ def _placeholders(text: str) -> set[str]:
 
 
 def test_the_catalogues_have_the_same_keys_and_placeholders() -> None:
-    files = sorted(path.stem for path in LOCALES_DIR.glob("*.json"))
-    assert files == sorted(LANGUAGES)
-    chinese = catalogue("zh-CN")
+    assert sorted(path.name for path in LOCALES_DIR.iterdir()) == sorted(LANGUAGES)
+    areas = sorted(path.name for path in (LOCALES_DIR / "zh-CN").glob("*.json"))
     for lang in LANGUAGES:
-        messages = json.loads((LOCALES_DIR / f"{lang}.json").read_text(encoding="utf-8"))
-        assert set(messages) == set(chinese), lang
-        for key, text in messages.items():
-            assert text.strip(), (lang, key)
-            assert _placeholders(text) == _placeholders(chinese[key]), (lang, key)
+        assert sorted(path.name for path in (LOCALES_DIR / lang).glob("*.json")) == areas
+        for area in areas:
+            chinese = json.loads((LOCALES_DIR / "zh-CN" / area).read_text(encoding="utf-8"))
+            messages = json.loads((LOCALES_DIR / lang / area).read_text(encoding="utf-8"))
+            assert set(messages) == set(chinese), (lang, area)
+            for key, text in messages.items():
+                assert text.strip(), (lang, key)
+                assert _placeholders(text) == _placeholders(chinese[key]), (lang, key)
+    assert len(catalogue("zh-CN")) == len(catalogue("en"))
 
 
 def test_every_key_the_templates_use_is_in_the_catalogue() -> None:

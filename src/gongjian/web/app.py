@@ -18,17 +18,24 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gongjian import __version__
 from gongjian.audit.api import router as audit_router
+from gongjian.audit.pages import router as audit_pages
 from gongjian.auth.api import router as users_router
 from gongjian.auth.api import stations_router
 from gongjian.auth.services import LockedOut
 from gongjian.campaign.api import router as projects_router
+from gongjian.campaign.pages import router as campaign_pages
 from gongjian.db import get_engine, session_scope, utcnow
 from gongjian.errors import GongjianError, Invalid
 from gongjian.imports.api import router as imports_router
+from gongjian.imports.pages import router as imports_pages
 from gongjian.kpi.api import router as kpi_router
+from gongjian.kpi.pages import router as dashboard_pages
+from gongjian.portal.pages import router as portal_pages
 from gongjian.renewal.api import router as parcels_router
+from gongjian.renewal.pages import router as renewal_pages
 from gongjian.towns.api import router as towns_router
 from gongjian.water.api import router as water_router
+from gongjian.water.pages import router as water_pages
 from gongjian.web.csrf import CsrfRefused
 from gongjian.web.deps import SignInRequired
 from gongjian.web.i18n import language_of, translate
@@ -198,7 +205,17 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         stations_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
-    app.include_router(pages_router)
+    for pages in (
+        pages_router,
+        dashboard_pages,
+        water_pages,
+        renewal_pages,
+        campaign_pages,
+        imports_pages,
+        audit_pages,
+        portal_pages,
+    ):
+        app.include_router(pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(UnhandledErrors, render_500=_server_error)
     app.add_middleware(SecurityHeaders)

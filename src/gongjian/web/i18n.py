@@ -1,6 +1,7 @@
-"""One translation catalogue per language (``locales/<lang>.json``, flat dotted keys),
-and the language of a request: the ``gongjian_lang`` cookie, else the ``language``
-setting (zh-CN unless changed).
+"""One translation catalogue per language, kept as one file per area of the site
+(``locales/<lang>/<area>.json``, flat dotted keys, no key in two files), and the
+language of a request: the ``gongjian_lang`` cookie, else the ``language`` setting
+(zh-CN unless changed).
 
 Templates call ``t("key", name=...)``; placeholders are ``{name}``. A key missing from a
 catalogue falls back to Chinese, then to the key itself (a test keeps the catalogues'
@@ -27,9 +28,15 @@ LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
 
 @cache
 def catalogue(lang: str) -> dict[str, str]:
-    """The messages of ``lang``, by key."""
-    with (LOCALES_DIR / f"{lang}.json").open(encoding="utf-8") as file:
-        messages: dict[str, str] = json.load(file)
+    """The messages of ``lang``, by key, from every area's file."""
+    messages: dict[str, str] = {}
+    for path in sorted((LOCALES_DIR / lang).glob("*.json")):
+        with path.open(encoding="utf-8") as file:
+            area: dict[str, str] = json.load(file)
+        repeated = messages.keys() & area.keys()
+        if repeated:
+            raise ValueError(f"{path}: keys already in another file: {sorted(repeated)}")
+        messages.update(area)
     return messages
 
 

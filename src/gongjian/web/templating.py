@@ -3,8 +3,10 @@
 Every page gets ``lang``, ``t`` (the catalogue of ``lang``), ``csrf_token()`` (the
 token its forms send back), ``user`` (the signed-in user or ``None``), ``role_label``,
 ``languages`` and ``here`` (the page's path and query, for the language switch and
-the return after signing in). Pages are never cached (``Cache-Control: no-store``), so
-the back button shows nothing after signing out.
+the return after signing in), and the formatting of ``gongjian.display`` (``headline``,
+``headline_wan_yuan``, ``full``, ``change``, ``day_text``, ``period_text``). Pages are
+never cached (``Cache-Control: no-store``), so the back button shows nothing after
+signing out.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from gongjian import __version__
+from gongjian import __version__, display
 from gongjian.web import csrf
 from gongjian.web.i18n import LANGUAGES, language_of, translate
 
@@ -31,6 +33,28 @@ environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+#: The main navigation: (path, catalogue key, the roles that see it; empty for all).
+NAV_ITEMS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("/", "nav.home", ()),
+    ("/rivers", "nav.rivers", ()),
+    ("/parcels", "nav.parcels", ()),
+    ("/projects", "nav.projects", ()),
+    ("/batches", "nav.batches", ()),
+    ("/ranking", "nav.ranking", ()),
+    ("/dispatch", "nav.dispatch", ("admin", "city", "auditor")),
+    ("/imports", "nav.imports", ("admin", "city", "town")),
+    ("/audit", "nav.audit", ("admin", "auditor")),
+    ("/admin/users", "nav.admin_users", ("admin",)),
+    ("/portal", "nav.portal", ()),
+    ("/docs", "nav.api_docs", ()),
+)
+
+
+def _nav_current(request: Request, href: str) -> bool:
+    path = request.url.path
+    return path == href if href == "/" else path == href or path.startswith(href + "/")
 
 
 def here(request: Request) -> str:
@@ -76,6 +100,14 @@ def render(
         here=here(request),
         quote=partial(quote, safe=""),
         version=__version__,
+        nav_items=NAV_ITEMS,
+        nav_current=partial(_nav_current, request),
+        headline=display.headline,
+        headline_wan_yuan=display.headline_wan_yuan,
+        full=display.full,
+        change=display.change,
+        day_text=partial(display.day_text, lang=lang),
+        period_text=partial(display.period_text, lang=lang),
         **context,
     )
     response = HTMLResponse(page, status_code=status_code, headers=headers)

@@ -1,0 +1,1 @@
+"""The public portal: what the city has published, for citizens, without signing in."""
