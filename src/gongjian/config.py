@@ -215,6 +215,17 @@ class Settings(BaseSettings):
             "faces browsers directly."
         ),
     )
+    map_tile_url: str = Field(
+        default="",
+        description=(
+            "Tile URL template for the maps' background (e.g. a city GIS server's "
+            "https://gis.example/tiles/{z}/{x}/{y}.png). Empty: the maps draw their own "
+            "layers on a plain background; nothing is fetched from the web."
+        ),
+    )
+    map_tile_attribution: str = Field(
+        default="", description="Attribution text shown on the map with the tiles."
+    )
 
 
 def identification_thresholds(year: int) -> IdentificationThresholds:
