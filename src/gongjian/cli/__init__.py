@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from gongjian.cli.audit import app as audit_app
+from gongjian.cli.backup import register as register_backup
 from gongjian.cli.campaign import register as register_campaign
 from gongjian.cli.clusters import register as register_clusters
 from gongjian.cli.common import command, console, err_console, fail, operator, progress_bar, session
@@ -165,3 +166,4 @@ register_leases(app)
 register_tasklists(app)
 register_campaign(app)
 register_projects(app)
+register_backup(app)
