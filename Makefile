@@ -14,7 +14,7 @@ VENDOR := src/gongjian/web/static/vendor
 VENDOR_STAMP := $(VENDOR)/.copied
 
 .DEFAULT_GOAL := help
-.PHONY: help install assets demo serve test lint typecheck migrations-check bench clean
+.PHONY: help install assets demo serve test fuzz lint typecheck migrations-check bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ serve: install ## Serve the web app on http://127.0.0.1:8000
 
 test: install lint migrations-check ## Install what tests need and run every test, on SQLite and PostgreSQL
 	$(BIN)/pytest -q -n 2
+
+fuzz: install ## Fuzz the API from /openapi.json as every role, 100 examples per operation
+	GONGJIAN_FUZZ_EXAMPLES=100 $(BIN)/pytest -q -n 2 tests/fuzz
 
 lint: install ## ruff (lint and format check) and mypy
 	$(BIN)/ruff check src tests bench
