@@ -41,7 +41,7 @@ from gongjian.imports.samples import SampleImporter
 from gongjian.periods import parse_period
 from gongjian.water.assessment import assess
 from gongjian.water.choices import Grade
-from gongjian.water.gradefile import FILE_SCALES
+from gongjian.water.gradefile import DUCKDB_CONFIG, FILE_SCALES
 from gongjian.water.grading import point_grades, water_body_grades
 from gongjian.water.models import MonitoringPoint
 from gongjian.water.rules import Rules, Worse, load_rules
@@ -176,17 +176,27 @@ def _grade_file(samples: Path, points: Path, out: Path, rows: int) -> tuple[dict
     return figures, grades
 
 
+NUMBERS = ", ".join(f"CAST({c} * {SCALE} AS BIGINT) AS {c}" for c in (*INDICATORS, "depth_cm"))
+"""The numbers of a sample in thousandths, as ``grade-file``'s check gives them."""
+
+
 def _checked(connection: duckdb.DuckDBPyConnection, samples: Path, points: Path) -> None:
-    """The checked samples and points as ``grade-file`` holds them, in memory: numbers
-    as integers in thousandths."""
-    numbers = ", ".join(f"CAST({c} * {SCALE} AS BIGINT) AS {c}" for c in (*INDICATORS, "depth_cm"))
+    """The checked samples and points as ``grade-file`` holds them, in memory: each point
+    by its number (``point_id``, numbered in the order of the text ids, which the points
+    keep as ``code``), numbers as integers in thousandths."""
     connection.execute(
-        f"CREATE OR REPLACE TABLE samples AS SELECT point_id, sampled_at, {numbers}"
-        f" FROM '{samples}'"
+        "CREATE OR REPLACE TABLE point_keys AS SELECT point_id AS code,"
+        " CAST(row_number() OVER (ORDER BY point_id) - 1 AS INTEGER) AS point_key"
+        f" FROM '{points}'"
     )
     connection.execute(
-        "CREATE OR REPLACE TABLE points AS SELECT point_id, water_body_id,"
-        f" CAST(chainage_m * {SCALE} AS BIGINT) AS chainage_m FROM '{points}'"
+        f"CREATE OR REPLACE TABLE samples AS SELECT k.point_key AS point_id, s.sampled_at,"
+        f" {NUMBERS} FROM '{samples}' s JOIN point_keys k ON k.code = s.point_id"
+    )
+    connection.execute(
+        "CREATE OR REPLACE TABLE points AS SELECT k.point_key AS point_id, p.point_id AS code,"
+        f" p.water_body_id, CAST(p.chainage_m * {SCALE} AS BIGINT) AS chainage_m"
+        f" FROM '{points}' p JOIN point_keys k ON k.code = p.point_id"
     )
 
 
@@ -200,9 +210,9 @@ def _ibis(connection: duckdb.DuckDBPyConnection, rules: Rules) -> tuple[Grades, 
         overwrite=True,
     )
     bodies = backend.to_pyarrow(water_body_grades(graded, rules)).to_pylist()
-    points = backend.to_pyarrow(graded.select("point_id", "grade")).to_pylist()
+    points = backend.to_pyarrow(graded.select("code", "grade")).to_pylist()
     return (
-        {r["point_id"]: r["grade"] for r in points},
+        {r["code"]: r["grade"] for r in points},
         {r["water_body_id"]: r["grade"] for r in bodies},
     )
 
@@ -282,15 +292,20 @@ def _pandas(samples: pd.DataFrame, points: pd.DataFrame, rules: Rules) -> tuple[
 
 
 def _engines(samples: Path, points: Path, rules: Rules) -> dict[str, Any]:
-    """Ibis alone, pandas and the bare scan over the same checked rows in memory."""
-    connection = duckdb.connect(config={"preserve_insertion_order": False})
+    """Ibis alone, pandas and the bare scan over the same checked rows in memory: Ibis on
+    DuckDB configured as ``grade-file`` configures it; pandas with the text ids a file
+    gives."""
+    # The whole table is held in memory here (grade-file reads it from its file).
+    connection = duckdb.connect(config={**DUCKDB_CONFIG, "memory_limit": "12GB"})
     _checked(connection, samples, points)
     rows = connection.execute("SELECT count(*) FROM samples").fetchone()[0]  # type: ignore[index]
     ibis_s, (ibis_points, ibis_bodies) = _best(lambda: _ibis(connection, rules))
-    frame = connection.execute("SELECT * EXCLUDE (sampled_at) FROM samples").df()
+    frame = connection.execute(f"SELECT point_id, {NUMBERS} FROM '{samples}'").df()
     for column in (*INDICATORS, "depth_cm"):
         frame[column] = frame[column].astype("float64")
-    point_frame = connection.execute("SELECT * FROM points").df()
+    point_frame = connection.execute(
+        "SELECT code AS point_id, water_body_id, chainage_m FROM points"
+    ).df()
     pandas_s, (pandas_points, pandas_bodies) = _best(lambda: _pandas(frame, point_frame, rules))
     sums = ", ".join(f"sum({c})" for c in INDICATORS)
     scan_s, _ = _best(lambda: connection.execute(f"SELECT {sums} FROM samples").fetchall())

@@ -168,6 +168,21 @@ class Settings(BaseSettings):
             "zip bombs before they are read."
         ),
     )
+    upload_pending_dir: Path = Field(
+        default=DEFAULT_VAR_DIR / "uploads",
+        description=(
+            "Where the import page keeps an uploaded file between its dry run and the "
+            "user's confirmation (a folder per upload, readable by the server only)."
+        ),
+    )
+    upload_pending_minutes: int = Field(
+        default=60,
+        ge=1,
+        description=(
+            "How long an uploaded file waits for confirmation on the import page, in "
+            "minutes; after that it is deleted and must be uploaded again."
+        ),
+    )
     language: Literal["zh-CN", "en"] = Field(
         default="zh-CN", description="Language of messages: zh-CN (default) or en."
     )
@@ -215,6 +230,14 @@ class Settings(BaseSettings):
             "faces browsers directly."
         ),
     )
+    geometry_max_vertices: int = Field(
+        default=100_000,
+        gt=3,
+        description=(
+            "Most vertices one parcel geometry may have (all its rings together); a larger "
+            "one is refused as a likely error or an attack on the server's memory."
+        ),
+    )
     map_tile_url: str = Field(
         default="",
         description=(
@@ -225,6 +248,27 @@ class Settings(BaseSettings):
     )
     map_tile_attribution: str = Field(
         default="", description="Attribution text shown on the map with the tiles."
+    )
+    complaint_photo_max_kb: int = Field(
+        default=2048,
+        ge=1,
+        description=(
+            "Public portal: largest photo a citizen may attach to a complaint, in KB "
+            "(JPEG or PNG only, recognised by content)."
+        ),
+    )
+    complaint_rate_limit: int = Field(
+        default=5,
+        ge=1,
+        description=(
+            "Public portal: complaints one client address may submit within "
+            "complaint_rate_window_minutes; beyond, it is asked politely to wait (429)."
+        ),
+    )
+    complaint_rate_window_minutes: int = Field(
+        default=60,
+        ge=1,
+        description="Public portal: the window complaints are counted in, in minutes.",
     )
 
 

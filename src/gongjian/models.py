@@ -16,6 +16,7 @@ from gongjian.campaign.models import (
 )
 from gongjian.db import Base
 from gongjian.imports.models import ImportRun
+from gongjian.portal.models import ComplaintPhoto, ComplaintSubmission
 from gongjian.renewal.models import (
     Enterprise,
     Lease,
@@ -58,6 +59,8 @@ __all__ = [
     "Commitment",
     "CommitmentTarget",
     "Complaint",
+    "ComplaintPhoto",
+    "ComplaintSubmission",
     "Culvert",
     "Dispatch",
     "Enterprise",

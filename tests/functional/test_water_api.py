@@ -500,3 +500,36 @@ def test_grading_and_the_baseline_through_the_api(client: TestClient) -> None:
     )
     again = client.post("/api/v1/baselines", json={"as_of": "2022-01-01"}, auth=city)
     assert again.status_code == 409
+
+
+def test_only_the_city_publishes_a_river_on_the_portal(
+    client: TestClient, demo_session: Session
+) -> None:
+    river, own, _stranger = _river(demo_session, RemediationState.entered)
+    wanted = not river.published
+    refused = client.put(
+        f"/api/v1/rivers/{river.code}/published", json={"published": wanted}, auth=_auth(own)
+    )
+    assert refused.status_code == 403
+    assert (
+        client.patch(
+            f"/api/v1/rivers/{river.code}", json={"published": wanted}, auth=_auth(own)
+        ).status_code
+        == 422
+    )  # no longer an editable field
+    done = client.put(
+        f"/api/v1/rivers/{river.code}/published",
+        json={"published": wanted},
+        auth=_auth(_user("city")),
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["published"] is wanted
+    demo_session.refresh(river)
+    assert river.published is wanted
+    entry = demo_session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.action == "publish", AuditEntry.record_id == river.code)
+        .order_by(AuditEntry.seq.desc())
+    ).first()
+    assert entry is not None
+    assert json.loads(entry.after or "{}") == {"published": wanted}

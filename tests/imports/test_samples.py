@@ -111,6 +111,49 @@ def test_resending_the_same_samples_adds_nothing(demo_session: Session, tmp_path
     assert _count(demo_session, Sample) == total
 
 
+def test_a_batch_partly_stored_adds_only_its_new_samples(
+    demo_session: Session, tmp_path: Path
+) -> None:
+    code = _point(demo_session).code
+    first = _import(demo_session, _csv(tmp_path / "first.csv", _rows(code)[0::2]))
+    total = _count(demo_session, Sample)
+    # The new sample falls between the two stored ones; the stored ones come back changed.
+    resent = [[*row[:2], "99", *row[3:]] for row in _rows(code)]
+    again = _import(demo_session, _csv(tmp_path / "again.csv", resent))
+    assert (again.added, again.skipped) == (1, 2)
+    assert _count(demo_session, Sample) == total + 1
+    stored = demo_session.execute(
+        select(Sample.sampled_at, Sample.transparency_cm, Sample.import_id)
+        .join(MonitoringPoint, MonitoringPoint.id == Sample.point_id)
+        .where(
+            MonitoringPoint.code == code,
+            Sample.import_id.in_([first.import_id, again.import_id]),
+        )
+        .order_by(Sample.sampled_at)
+    ).all()
+    assert [(t, i) for _, t, i in stored] == [
+        (Decimal("35.50"), first.import_id),
+        (Decimal("99.00"), again.import_id),
+        (None, first.import_id),
+    ]
+
+
+def test_samples_stored_meanwhile_by_another_writer_are_skipped(
+    demo_session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the stored keys are read before the copy; a sample stored after that
+    read makes the copy fail, and the batch goes through the staging table instead."""
+    from gongjian.imports import samples
+
+    path = _csv(tmp_path / "feb.csv", _rows(_point(demo_session).code))
+    _import(demo_session, path)
+    total = _count(demo_session, Sample)
+    monkeypatch.setattr(samples, "_copy_out", lambda _driver, _statement, into: into.touch())
+    again = _import(demo_session, path)
+    assert (again.added, again.skipped) == (0, 3)
+    assert _count(demo_session, Sample) == total
+
+
 def test_gbk_and_gb18030_files_are_read(demo_session: Session, tmp_path: Path) -> None:
     code = _point(demo_session).code
     for encoding in ("gbk", "gb18030"):

@@ -17,19 +17,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gongjian.audit.chain import record
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action
 from gongjian.auth.permissions import authorize
-from gongjian.campaign.choices import BatchKind
+from gongjian.campaign.choices import BatchKind, ProjectState
 from gongjian.campaign.models import Batch, Project, batch_projects
 from gongjian.campaign.rules import BatchFigures, batch_figures, batch_refusal
 from gongjian.checks import text_problems
 from gongjian.errors import Conflict, Invalid, Problem
 from gongjian.records import CityWideKind, add_record, list_records, narrowed, read_record
+from gongjian.renewal.services import town_scope
+from gongjian.towns.models import Town
 
 BATCHES = CityWideKind(Batch, "batch", "")
 CODE_MAX = 30
@@ -270,3 +272,50 @@ def detach_projects(
         detail=f"移出项目：{'、'.join(project.code for project in removing)}",
     )
     return _detail(session, batch)
+
+
+# --- What the dashboard's pages read ----------------------------------------------------
+
+
+def batch_states(session: Session, batch_ids: list[int]) -> dict[int, dict[ProjectState, int]]:
+    """How many of each batch's projects are in each state now (every state present,
+    in order), from one query: a batch's progress."""
+    counts: dict[int, dict[ProjectState, int]] = {
+        batch_id: dict.fromkeys(ProjectState, 0) for batch_id in batch_ids
+    }
+    if batch_ids:
+        for batch_id, state, count in session.execute(
+            select(batch_projects.c.batch_id, Project.state, func.count())
+            .join(Project, Project.id == batch_projects.c.project_id)
+            .where(batch_projects.c.batch_id.in_(batch_ids))
+            .group_by(batch_projects.c.batch_id, Project.state)
+        ):
+            counts[batch_id][ProjectState(state)] = count
+    return counts
+
+
+@dataclass(frozen=True)
+class BatchView:
+    """What a batch's page shows: the batch and its figures, its progress (projects by
+    state), and its projects with their towns' names, of the actor's own town only for a
+    town user (``town_scoped``)."""
+
+    detail: BatchDetail
+    states: dict[ProjectState, int]
+    projects: list[tuple[Project, str]]
+    town_scoped: bool
+
+
+def batch_view(session: Session, *, actor: Actor, code: str) -> BatchView:
+    """The batch ``code`` as its page shows it (404 when there is none): its figures and
+    progress are the whole batch's; its projects, for a town user, their town's only."""
+    detail = get_batch(session, actor=actor, code=code)
+    scope = town_scope(actor)
+    towns = dict(session.execute(select(Town.id, Town.name)).tuples().all())
+    shown = [p for p in detail.projects if scope is None or p.town_id == scope]
+    return BatchView(
+        detail=detail,
+        states=batch_states(session, [detail.batch.id])[detail.batch.id],
+        projects=[(project, towns[project.town_id]) for project in shown],
+        town_scoped=scope is not None,
+    )

@@ -28,8 +28,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gongjian.auth.actors import Actor
@@ -335,15 +336,8 @@ def record_dispatch(
     return _view(dispatch, found, found_town)
 
 
-def list_dispatches(
-    session: Session,
-    *,
-    actor: Actor,
-    town_id: int | None = None,
-    active_on: dt.date | None = None,
-) -> list[DispatchView]:
-    """The dispatches recorded, of one town and those under way on ``active_on`` when
-    given; by start day, then cadre code."""
+def _dispatches(town_id: int | None, active_on: dt.date | None) -> Any:
+    """The dispatches (with cadre and town) of one town, under way on ``active_on``."""
     stmt = (
         select(Dispatch, Cadre, Town)
         .join(Cadre, Cadre.id == Dispatch.cadre_id)
@@ -357,4 +351,38 @@ def list_dispatches(
             Dispatch.from_on <= active_on,
             (Dispatch.to_on.is_(None)) | (Dispatch.to_on >= active_on),
         )
-    return [_view(d, c, t) for d, c, t in session.execute(restrict(session, actor, stmt, DISPATCH))]
+    return stmt
+
+
+def list_dispatches(
+    session: Session,
+    *,
+    actor: Actor,
+    town_id: int | None = None,
+    active_on: dt.date | None = None,
+) -> list[DispatchView]:
+    """The dispatches recorded, of one town and those under way on ``active_on`` when
+    given; by start day, then cadre code."""
+    stmt = restrict(session, actor, _dispatches(town_id, active_on), DISPATCH)
+    return [_view(d, c, t) for d, c, t in session.execute(stmt)]
+
+
+def page_dispatches(
+    session: Session,
+    *,
+    actor: Actor,
+    active_on: dt.date | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[int, list[DispatchView]]:
+    """A page of the dispatches ``list_dispatches`` gives, and how many there are."""
+    stmt = restrict(session, actor, _dispatches(None, active_on), DISPATCH)
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = session.execute(stmt.limit(limit).offset(offset))
+    return total or 0, [_view(d, c, t) for d, c, t in rows]
+
+
+def list_cadres(session: Session, *, actor: Actor) -> list[Cadre]:
+    """The cadres who can be sent down, by code."""
+    stmt = restrict(session, actor, select(Cadre).order_by(Cadre.code), "cadre")
+    return list(session.scalars(stmt))

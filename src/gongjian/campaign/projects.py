@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action
 from gongjian.auth.permissions import allowed, authorize, authorize_some, refuse, restrict
+from gongjian.campaign.batches import BATCHES
 from gongjian.campaign.choices import (
     PROJECT_CAMPAIGN,
     Campaign,
@@ -59,6 +60,7 @@ from gongjian.kpi.services import state_as_of
 from gongjian.periods import today
 from gongjian.records import add_record, change_record, list_records, narrowed, read_record
 from gongjian.renewal.models import Parcel
+from gongjian.renewal.services import authorize_town_view, wanted_states
 from gongjian.states import day_problems, move_detail, write_change
 from gongjian.towns.models import Town
 from gongjian.towns.services import find_town
@@ -259,6 +261,157 @@ def list_projects(
         town_id=town_id,
         limit=limit,
         offset=offset,
+    )
+
+
+@dataclass(frozen=True)
+class ProjectRow:
+    """A project as a list shows it: its town by name, its state on the list's day
+    (``None`` before its history begins) and, if it is overdue that day, for what and by
+    how many days."""
+
+    project: Project
+    town: str
+    state: ProjectState | None
+    late: tuple[OverdueReason, int] | None
+
+
+@dataclass(frozen=True)
+class ProjectList:
+    """A page of projects, how many match the filters and their investment (sum of
+    ``budget_wan``, 万元), read on ``day``."""
+
+    total: int
+    investment_wan: Decimal
+    day: dt.date
+    rows: list[ProjectRow]
+
+
+def project_list(
+    session: Session,
+    *,
+    actor: Actor,
+    town_id: int | None = None,
+    campaign: Campaign | None = None,
+    kinds: Sequence[ProjectKind] = (),
+    states: Sequence[ProjectState] = (),
+    reached: ProjectState | None = None,
+    overdue_only: bool = False,
+    batch: str | None = None,
+    as_of: dt.date | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> ProjectList:
+    """A page of projects by code: of one town and campaign, of any of ``kinds``, in any
+    of ``states`` or in ``reached`` or later, overdue only, of one batch (code;
+    ``NotFound`` when there is none). States and lateness are read at the end of
+    ``as_of`` (default today) from each project's history, as the KPIs and
+    ``overdue_projects`` read them. A fixed number of queries whatever the page holds."""
+    day = today() if as_of is None else as_of
+    history = state_as_of(
+        ProjectStateChange.project_id,
+        ProjectStateChange.to_state,
+        ProjectStateChange.changed_on,
+        ProjectStateChange.id,
+        day,
+    )
+    stmt = select(Project.id)
+    if states or reached is not None:
+        wanted = [s.value for s in wanted_states(ProjectState, states, reached)]
+        stmt = stmt.join(history, history.c.record_id == Project.id)
+        stmt = stmt.where(history.c.state.in_(wanted))
+    else:
+        stmt = stmt.outerjoin(history, history.c.record_id == Project.id)
+    if town_id is not None:
+        stmt = stmt.where(Project.town_id == town_id)
+    if campaign is not None:
+        stmt = stmt.where(Project.campaign == Campaign(campaign).value)
+    if kinds:
+        stmt = stmt.where(Project.kind.in_([ProjectKind(kind).value for kind in kinds]))
+    if batch:
+        found = read_record(session, BATCHES, actor=actor, code=batch)
+        stmt = stmt.where(
+            Project.id.in_(
+                select(batch_projects.c.project_id).where(batch_projects.c.batch_id == found.id)
+            )
+        )
+    if overdue_only:
+        late = overdue_projects(session, actor=actor, as_of=day, town_id=town_id, campaign=campaign)
+        stmt = stmt.where(Project.id.in_([row.project.id for row in late]))
+    stmt = restrict(session, actor, stmt, PROJECTS.resource)
+    matching = stmt.add_columns(Project.budget_wan).subquery()
+    total, investment = session.execute(
+        select(func.count(), func.sum(matching.c.budget_wan)).select_from(matching)
+    ).one()
+    page = (
+        stmt.with_only_columns(Project, Town.name, history.c.state)
+        .join(Town, Town.id == Project.town_id)
+        .order_by(Project.code)
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = []
+    for project, town, state in session.execute(page).tuples():
+        on_day = ProjectState(state) if state else None
+        rows.append(
+            ProjectRow(
+                project,
+                town,
+                on_day,
+                None
+                if on_day is None
+                else overdue(on_day, project.planned_start_on, project.planned_end_on, day),
+            )
+        )
+    return ProjectList(total or 0, investment or Decimal("0.00"), day, rows)
+
+
+@dataclass(frozen=True)
+class ProjectView:
+    """What a project's page shows: its detail, the rivers it serves and the parcels it
+    lies on (``(id, code, name)``), whether it is overdue today, whether ``actor`` may
+    change it and the next states ``actor`` may give it."""
+
+    detail: ProjectDetail
+    rivers: list[tuple[int, str, str]]
+    parcels: list[tuple[int, str, str | None]]
+    late: tuple[OverdueReason, int] | None
+    can_change: bool
+    next_states: tuple[ProjectState, ...]
+
+
+def project_view(session: Session, *, actor: Actor, code: str) -> ProjectView:
+    """The project ``code`` as its page shows it (404 when there is none; 403, logged,
+    for a town user and another town's project)."""
+    detail = get_project(session, actor=actor, code=code)
+    project = detail.project
+    authorize_town_view(
+        session, actor, PROJECTS.resource, town_id=project.town_id, record_id=project.code
+    )
+    state = ProjectState(project.state)
+    can_change = allowed(actor, Action.change, PROJECTS.resource, project.town_id)
+    may_approve = allowed(actor, Action.approve, PROJECTS.resource, project.town_id)
+    rivers = session.execute(
+        select(River.id, River.code, River.name)
+        .where(River.code.in_(detail.rivers))
+        .order_by(River.code)
+    ).tuples()
+    parcels = session.execute(
+        select(Parcel.id, Parcel.code, Parcel.name)
+        .where(Parcel.code.in_(detail.parcels))
+        .order_by(Parcel.code)
+    ).tuples()
+    return ProjectView(
+        detail=detail,
+        rivers=list(rivers),
+        parcels=list(parcels),
+        late=overdue(state, project.planned_start_on, project.planned_end_on, today()),
+        can_change=can_change,
+        next_states=tuple(
+            s
+            for s in next_project_states(state)
+            if can_change and (s not in CITY_STATES or may_approve)
+        ),
     )
 
 

@@ -494,6 +494,33 @@ def _citation(year: int, row: TownScore, reasons: list[str]) -> str:
     return f"{row.town.name}：{'；'.join(parts)}"
 
 
+def _candidates(
+    loaded: _Year, boards: dict[str, list[TownScore]], campaign: Campaign | None
+) -> list[Candidate]:
+    """The commendation list of the rankings ``boards`` (see ``commendation_list``)."""
+    scopes = [c.value for c in Campaign] + [OVERALL] if campaign is None else [scope_of(campaign)]
+    top_n = get_settings().commend_top_n
+    found = []
+    for scope in scopes:
+        rows = boards[scope]
+        met_all = [r.town.code for r in rows if r.met_all] if scope != OVERALL else []
+        picks = commendation_picks([r.town.code for r in rows], met_all, top_n)
+        for row in rows:
+            if row.town.code in picks:
+                reasons = picks[row.town.code]
+                found.append(
+                    Candidate(
+                        row.town,
+                        scope,
+                        row.rank,
+                        row.score,
+                        reasons,
+                        _citation(loaded.year, row, reasons),
+                    )
+                )
+    return found
+
+
 def commendation_list(
     session: Session,
     *,
@@ -507,23 +534,64 @@ def commendation_list(
     ``campaign``: the renewal, water and overall rankings; with it, that one only. The
     overall ranking adds its best towns only (meeting every target is per campaign)."""
     loaded = _load(session, actor, year, as_of)
+    return _candidates(loaded, _rankings(loaded), campaign)
+
+
+def standings(
+    session: Session,
+    *,
+    actor: Actor,
+    year: int,
+    campaign: Campaign | None = None,
+    as_of: dt.date | None = None,
+) -> tuple[Ranking, list[Candidate]]:
+    """The ranking of ``campaign`` (``None``: overall) and the commendation list of
+    ``campaign`` (``None``: of the three rankings), from one reading of the year's records
+    (see ``ranking`` and ``commendation_list``)."""
+    loaded = _load(session, actor, year, as_of)
     boards = _rankings(loaded)
-    scopes = [c.value for c in Campaign] + [OVERALL] if campaign is None else [scope_of(campaign)]
-    top_n = get_settings().commend_top_n
-    found = []
-    for scope in scopes:
-        rows = boards[scope]
-        met_all = [r.town.code for r in rows if r.met_all] if scope != OVERALL else []
-        picks = commendation_picks([r.town.code for r in rows], met_all, top_n)
-        for row in rows:
-            if row.town.code in picks:
-                reasons = picks[row.town.code]
-                found.append(
-                    Candidate(
-                        row.town, scope, row.rank, row.score, reasons, _citation(year, row, reasons)
-                    )
-                )
-    return found
+    scope = scope_of(campaign)
+    return Ranking(year, scope, loaded.as_of, boards[scope]), _candidates(loaded, boards, campaign)
+
+
+@dataclass(frozen=True)
+class YearStandings:
+    """Every ranking of a year as of a day (``renewal``, ``water`` and ``both``, best
+    first), the commendation list of all three, and what they were scored from: the
+    year's figures (for each commitment's forecasts) and the commitments by
+    ``(town_id, campaign)``."""
+
+    year: int
+    as_of: dt.date
+    rankings: dict[str, list[TownScore]]
+    candidates: list[Candidate]
+    figures: YearFigures
+    commitments: dict[tuple[int, str], Commitment]
+
+
+def year_standings(
+    session: Session, *, actor: Actor, year: int, as_of: dt.date | None = None
+) -> YearStandings:
+    """The three rankings of ``year`` and their commendation list as of ``as_of`` (see
+    ``ranking`` and ``commendation_list``), from one reading of the year's records: what
+    a briefing of both campaigns prints."""
+    loaded = _load(session, actor, year, as_of)
+    boards = _rankings(loaded)
+    return YearStandings(
+        year=year,
+        as_of=loaded.as_of,
+        rankings=boards,
+        candidates=_candidates(loaded, boards, None),
+        figures=loaded.figures,
+        commitments=loaded.commitments,
+    )
+
+
+def committed_years(session: Session, *, actor: Actor) -> list[int]:
+    """The years some town signed a commitment for, oldest first: the years a ranking
+    has scores to show."""
+    stmt = select(Commitment.year).distinct().order_by(Commitment.year)
+    return list(session.scalars(restrict(session, actor, stmt, COMMITMENT)))
 
 
 def commend(

@@ -24,7 +24,7 @@ from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Role
 from gongjian.auth.services import add_user
 from gongjian.db import Base
-from gongjian.demo import campaign, renewal, water
+from gongjian.demo import campaign, portal, renewal, water
 from gongjian.demo.common import DEMO_ACTOR, MONITORING_START, SCALES, Demo
 from gongjian.errors import Conflict, Invalid, Problem
 from gongjian.kpi.services import figures_by_town
@@ -74,6 +74,7 @@ def build_city(
     parcels = renewal.build(demo)
     report("生成示例城市", 2, 3)
     campaign.build(demo, rivers, parcels)
+    portal.build(demo)
     report("生成示例城市", 3, 3)
     return demo, rivers
 

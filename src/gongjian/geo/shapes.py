@@ -32,6 +32,7 @@ from shapely.errors import GEOSException
 from shapely.geometry import MultiPolygon, Polygon, mapping
 from shapely.geometry.polygon import orient
 
+from gongjian.config import get_settings
 from gongjian.errors import Invalid, Problem
 from gongjian.geo.choices import InputCrs
 from gongjian.geo.crs import to_wgs84, wgs84_to_gcj02
@@ -141,6 +142,25 @@ def _parts(geometry: Mapping[str, Any]) -> list[list[Ring]]:
     return [_polygon(part, f"第 {k} 个多边形") for k, part in enumerate(coordinates, start=1)]
 
 
+def _check_size(geometry: Mapping[str, Any]) -> None:
+    """Refuse a geometry of more vertices than the setting ``geometry_max_vertices``,
+    counted before any of them is read."""
+    coordinates = geometry.get("coordinates")
+    polygons = [coordinates] if geometry.get("type") == "Polygon" else coordinates
+    if not isinstance(polygons, list | tuple):
+        return
+    vertices = sum(
+        len(ring)
+        for polygon in polygons
+        if isinstance(polygon, list | tuple)
+        for ring in polygon
+        if isinstance(ring, list | tuple)
+    )
+    most = get_settings().geometry_max_vertices
+    if vertices > most:
+        raise _Refused(f"顶点过多：{vertices:,} 个，上限 {most:,} 个（设置 geometry_max_vertices）")
+
+
 def _degrees(value: float) -> str:
     """Degrees as people write them: up to six decimals (~0.1 m), no trailing zeros."""
     return f"{value:.6f}".rstrip("0").rstrip(".")
@@ -227,6 +247,7 @@ def check_geometry(
     """
     try:
         source = _geometry_mapping(geometry)
+        _check_size(source)
         parts = _parts(source)
         if not parts:
             raise _Refused("几何为空（没有坐标）")

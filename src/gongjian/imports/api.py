@@ -48,7 +48,7 @@ def post_samples(batch: SampleBatch, session: SessionDep, actor: ActorDep) -> Im
     return ImportRead.model_validate(result, from_attributes=True)
 
 
-def _attachment(content: bytes, media_type: str, filename: str) -> Response:
+def attachment(content: bytes, media_type: str, filename: str) -> Response:
     """A download named ``filename`` (UTF-8, RFC 6266)."""
     return Response(
         content,
@@ -69,7 +69,7 @@ def get_template(kind: KindPath) -> Response:
     importer = list_kind(kind)
     buffer = io.BytesIO()
     write_template(kind, buffer)
-    return _attachment(buffer.getvalue(), XLSX_TYPE, f"{importer.label}清单模板.xlsx")
+    return attachment(buffer.getvalue(), XLSX_TYPE, f"{importer.label}清单模板.xlsx")
 
 
 def _export(
@@ -79,7 +79,7 @@ def _export(
     buffer = io.BytesIO()
     export_list(session, actor=actor, name=kind, target=buffer, kind=fmt, town=town)
     media_type = XLSX_TYPE if fmt is FileKind.xlsx else CSV_TYPE
-    return _attachment(buffer.getvalue(), media_type, f"{importer.label}清单.{fmt.value}")
+    return attachment(buffer.getvalue(), media_type, f"{importer.label}清单.{fmt.value}")
 
 
 TownQuery = Annotated[str | None, Query(description="镇街名称或代码；不填为全部")]

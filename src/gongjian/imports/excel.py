@@ -166,8 +166,15 @@ def check_upload(path: Path, *, name: str | None = None) -> FileKind:
         raise _refusal(
             Unsupported, name, "这是旧版 Excel（.xls）或其他 Office 二进制文件：请另存为 .xlsx"
         )
-    if b"\x00" in head or not _is_text(path):
+    if b"\x00" in head:
         raise _refusal(Unsupported, name, "不是 Excel 工作簿（.xlsx）或 CSV 文本：内容为二进制")
+    if not _is_text(path):
+        raise _refusal(
+            Unsupported,
+            name,
+            "不是 Excel 工作簿（.xlsx），也不是可读的 CSV 文本：CSV 应为 UTF-8 或 GBK/GB18030 "
+            "编码，请用“另存为 CSV UTF-8”重新保存",
+        )
     if suffix == ".xlsx":
         raise _refusal(Unsupported, name, "文件名为 .xlsx，但内容是文本而不是 Excel 工作簿")
     if suffix not in ("", ".csv"):

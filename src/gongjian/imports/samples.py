@@ -2,9 +2,12 @@
 
 Rows are checked in DuckDB (``sample_check``); points must exist, and the actor must
 answer for them (a station for its token's points, a town for its rivers). Re-sent
-samples add nothing: the natural key is the point and ``sampled_at``. On PostgreSQL
-the rows go through a staging table filled by ``COPY``; on SQLite they are inserted in
-batches; either way in the caller's transaction.
+samples add nothing: the natural key is the point and ``sampled_at``. On PostgreSQL the
+keys already stored within the batch's span are read first and the rows they name left
+out, and the rest are copied with ``COPY`` straight into ``samples`` (through a staging
+table with ``ON CONFLICT DO NOTHING`` only when another transaction stored one of them
+meanwhile); on SQLite they are inserted in batches; either way in the caller's
+transaction, sorted by point and instant (the order of the natural key's index).
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import select, text
+from psycopg.errors import UniqueViolation
+from sqlalchemy import Connection, select, text
 
 from gongjian.auth.permissions import authorize_points
 from gongjian.config import get_settings
@@ -25,10 +29,12 @@ from gongjian.db_types import Exact
 from gongjian.errors import Invalid, Problem
 from gongjian.imports.base import RAW, BaseImporter
 from gongjian.imports.sample_check import (
-    CHECKED,
     INDICATORS,
+    KEYED,
     OPTIONAL,
+    POINT_KEYS,
     REQUIRED,
+    SAMPLINGS,
     SCALE_PLACES,
     check_samples,
 )
@@ -37,8 +43,15 @@ from gongjian.water.models import MonitoringPoint, River, Sample
 MAX_BATCH = 10_000
 """Most samples one API request may carry."""
 KNOWN = "known_points"
+POINT_IDS = "sample_point_ids"
+"""The points the rows name: ``point_key`` (the check's number), ``id``, ``code``,
+``town_id``."""
+STORED = "stored_sample_keys"
+"""The natural keys already stored within the batch's spans (PostgreSQL)."""
 NUMBERS = (*INDICATORS, *OPTIONAL)
+COLUMNS = ", ".join(("point_id", "sampled_at", *NUMBERS))
 INSERT_CHUNK = 50_000
+COPY_BLOCK = 1 << 20
 UTC = "c.sampled_at AT TIME ZONE 'UTC'"
 
 
@@ -89,74 +102,153 @@ class SampleImporter(BaseImporter):
             known_points=KNOWN,
             first_row=self.first_row,
         )
-        used = self.duck.execute(
-            f"SELECT k.id, k.code, k.town_id FROM {KNOWN} k"
-            f" WHERE k.code IN (SELECT DISTINCT point_id FROM {CHECKED})"
-        ).fetchall()
+        # The check numbered the points; their database ids by that number, for the
+        # points the rows name (SAMPLINGS lists each once).
+        self.duck.execute(
+            f"CREATE OR REPLACE TEMP TABLE {POINT_IDS} AS SELECT k.point_key, n.id, n.code,"
+            f" n.town_id FROM {POINT_KEYS} k JOIN {KNOWN} n ON n.code = k.point_id"
+            f" WHERE k.point_id IN (SELECT point_id FROM {SAMPLINGS})"
+        )
+        used = self.duck.execute(f"SELECT id, code, town_id FROM {POINT_IDS}").fetchall()
         authorize_points(self.session, self.actor, {pid: (code, town) for pid, code, town in used})
         return rows
 
-    def _select(self, stamp: str, *, scaled: bool) -> str:
-        """The checked rows as the database takes them, with the points' ids: the instant
-        as ``stamp`` renders it, numbers as integers in the columns' scale (SQLite) or
-        as exact decimals (PostgreSQL)."""
-        columns = ["k.id", stamp]
+    def _select(self, stamp: str, *, scaled: bool, extra: str = "", where: str = "") -> str:
+        """The checked rows as the database takes them, ordered by point and instant (the
+        order of the natural key's index): the point's id, the instant as ``stamp``
+        renders it, numbers as integers in the columns' scale (SQLite) or as exact
+        decimals (PostgreSQL), then ``extra`` columns; ``where`` filters them."""
+        columns = ["i.id", stamp]
         for name, places in _places().items():
             if scaled:
                 columns.append(f"c.{name} // {10 ** (SCALE_PLACES - places)}")
             else:
                 columns.append(f"CAST(c.{name} AS DECIMAL(18, 0)) * 0.001::DECIMAL(4, 3)")
+        if extra:
+            columns.append(extra)
         return (
-            f"SELECT {', '.join(columns)} FROM {CHECKED} c JOIN {KNOWN} k ON k.code = c.point_id"
-            " ORDER BY c.row_no"
+            f"SELECT {', '.join(columns)} FROM {KEYED} c JOIN {POINT_IDS} i"
+            f" ON i.point_key = c.point_key {where} ORDER BY i.id, c.sampled_at"
         )
 
     def write(self, import_id: int) -> int:
         connection = self.session.connection()
         driver: Any = connection.connection.driver_connection
-        names = ", ".join(("point_id", "sampled_at", *NUMBERS))
         if connection.dialect.name == "sqlite":
-            query = self._select(f"strftime({UTC}, '%Y-%m-%d %H:%M:%S.%f')", scaled=True)
-            cursor = driver.cursor()
-            insert = (
-                f"INSERT INTO samples ({names}, import_id)"
-                f" VALUES ({', '.join('?' * (2 + len(NUMBERS)))}, {import_id})"
-                " ON CONFLICT (point_id, sampled_at) DO NOTHING"
+            return self._write_sqlite(driver, import_id)
+        return self._write_postgresql(connection, driver, import_id)
+
+    def _write_sqlite(self, driver: Any, import_id: int) -> int:
+        """Batched inserts in the caller's transaction; the natural key skips re-sent
+        samples."""
+        query = self._select(f"strftime({UTC}, '%Y-%m-%d %H:%M:%S.%f')", scaled=True)
+        cursor = driver.cursor()
+        insert = (
+            f"INSERT INTO samples ({COLUMNS}, import_id)"
+            f" VALUES ({', '.join('?' * (2 + len(NUMBERS)))}, {import_id})"
+            " ON CONFLICT (point_id, sampled_at) DO NOTHING"
+        )
+        added = 0
+        result = self.duck.execute(query)
+        while chunk := result.fetchmany(INSERT_CHUNK):
+            cursor.executemany(insert, chunk)
+            added += max(cursor.rowcount, 0)
+        cursor.close()
+        return added
+
+    def _write_postgresql(self, connection: Connection, driver: Any, import_id: int) -> int:
+        """``COPY`` in the caller's transaction. The natural keys already stored for these
+        points within each point's span of instants are read first (one range scan of
+        the key's index per point), and the rows they name are left out, so re-sent
+        samples add nothing; the rest are copied straight into ``samples``, sorted by
+        the natural key. Should another transaction store one of them meanwhile (the
+        copy then breaks the unique key), the copy is undone to a savepoint and the rows
+        go through a staging table with ``ON CONFLICT DO NOTHING`` instead."""
+        with tempfile.TemporaryDirectory() as folder:
+            spans, stored, rows = (Path(folder) / f"{n}.csv" for n in ("spans", "stored", "rows"))
+            self.duck.execute(
+                f"COPY (SELECT i.id, {_utc('min(c.sampled_at)')}, {_utc('max(c.sampled_at)')}"
+                f" FROM {KEYED} c JOIN {POINT_IDS} i ON i.point_key = c.point_key GROUP BY i.id)"
+                f" TO '{spans}' (FORMAT csv, HEADER false)"
             )
-            added = 0
-            result = self.duck.execute(query)
-            while chunk := result.fetchmany(INSERT_CHUNK):
-                cursor.executemany(insert, chunk)
-                added += max(cursor.rowcount, 0)
-            cursor.close()
-            return added
-        query = self._select(f"strftime({UTC}, '%Y-%m-%d %H:%M:%S.%f') || '+00'", scaled=False)
+            connection.execute(
+                text(
+                    "CREATE TEMP TABLE IF NOT EXISTS sample_spans (point_id integer,"
+                    " first_at timestamptz, last_at timestamptz) ON COMMIT DROP"
+                )
+            )
+            connection.execute(text("TRUNCATE sample_spans"))
+            _copy_in(driver, "COPY sample_spans FROM STDIN (FORMAT csv)", spans)
+            connection.execute(text("ANALYZE sample_spans"))
+            _copy_out(
+                driver,
+                "COPY (SELECT s.point_id, (extract(epoch FROM s.sampled_at) * 1000000)::bigint"
+                " FROM sample_spans r JOIN samples s ON s.point_id = r.point_id"
+                " AND s.sampled_at BETWEEN r.first_at AND r.last_at) TO STDOUT (FORMAT csv)",
+                stored,
+            )
+            self.duck.execute(
+                f"CREATE OR REPLACE TEMP TABLE {STORED} AS SELECT * FROM read_csv(?,"
+                " header = false, auto_detect = false, delim = ',',"
+                " columns = {'point_id': 'BIGINT', 'us': 'BIGINT'})",
+                [str(stored)],
+            )
+            query = self._select(
+                _utc("c.sampled_at"),
+                scaled=False,
+                extra=f"{int(import_id)} AS import_id",
+                where=f"WHERE NOT EXISTS (SELECT 1 FROM {STORED} s WHERE s.point_id = i.id"
+                " AND s.us = epoch_us(c.sampled_at))",
+            )
+            self.duck.execute(f"COPY ({query}) TO '{rows}' (FORMAT csv, HEADER false)")
+            try:
+                with driver.transaction():  # a savepoint: the caller's transaction is open
+                    return _copy_in(
+                        driver, f"COPY samples ({COLUMNS}, import_id) FROM STDIN (FORMAT csv)", rows
+                    )
+            except UniqueViolation:
+                return self._write_staged(connection, driver, rows)
+
+    def _write_staged(self, connection: Connection, driver: Any, rows: Path) -> int:
+        """The rows of the file ``rows`` through a temporary staging table, skipping those
+        whose natural key is already stored."""
         connection.execute(
             text(
                 "CREATE TEMP TABLE IF NOT EXISTS sample_staging (point_id bigint, sampled_at"
                 " timestamptz, transparency_cm numeric, do_mg_l numeric, orp_mv numeric,"
-                " nh3n_mg_l numeric, depth_cm numeric) ON COMMIT DROP"
+                " nh3n_mg_l numeric, depth_cm numeric, import_id bigint) ON COMMIT DROP"
             )
         )
         connection.execute(text("TRUNCATE sample_staging"))
-        with tempfile.TemporaryDirectory() as folder:
-            staged = Path(folder) / "samples.csv"
-            self.duck.execute(f"COPY ({query}) TO '{staged}' (FORMAT csv, HEADER false)")
-            with (
-                driver.cursor() as cursor,
-                cursor.copy("COPY sample_staging FROM STDIN (FORMAT csv)") as copy,
-                staged.open("rb") as handle,
-            ):
-                while block := handle.read(1 << 20):
-                    copy.write(block)
+        _copy_in(driver, "COPY sample_staging FROM STDIN (FORMAT csv)", rows)
         inserted = connection.execute(
             text(
-                f"INSERT INTO samples ({names}, import_id) SELECT {names}, :import_id"
+                f"INSERT INTO samples ({COLUMNS}, import_id) SELECT {COLUMNS}, import_id"
                 " FROM sample_staging ON CONFLICT (point_id, sampled_at) DO NOTHING"
-            ),
-            {"import_id": import_id},
+            )
         )
         return int(inserted.rowcount)
+
+
+def _utc(instant: str) -> str:
+    """DuckDB SQL: a TIMESTAMPTZ as PostgreSQL reads it exactly (UTC, microseconds)."""
+    return f"strftime({instant} AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S.%f') || '+00'"
+
+
+def _copy_in(driver: Any, statement: str, path: Path) -> int:
+    """Send the file at ``path`` to a ``COPY … FROM STDIN``; return the rows copied."""
+    with driver.cursor() as cursor:
+        with cursor.copy(statement) as copy, path.open("rb") as handle:
+            while block := handle.read(COPY_BLOCK):
+                copy.write(block)
+        return int(cursor.rowcount)
+
+
+def _copy_out(driver: Any, statement: str, path: Path) -> None:
+    """Write what a ``COPY … TO STDOUT`` sends to the file at ``path``."""
+    with driver.cursor() as cursor, cursor.copy(statement) as copy, path.open("wb") as handle:
+        for block in copy:
+            handle.write(block)
 
 
 def batch_to_duckdb(importer: SampleImporter, samples: list[dict[str, Any]]) -> str:

@@ -4,6 +4,10 @@ Every figure is computed from records: a record's state as of a date is the stat
 its latest state change on or before that date; enterprises count from the day their
 agreement is signed. Town figures count rivers by their lead town; the city's counts
 and sums are the sums of the towns'; the city's percentage comes from summed counts.
+
+``kpis`` and ``headline`` (the command line, the API, the pages) read every town's
+figures for a date through the figures cache (``kpi.cache``): computed once, reused
+until a write is committed.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from gongjian.auth.choices import Action
 from gongjian.auth.permissions import authorize
 from gongjian.campaign.choices import WWTP_KINDS, ProjectKind, ProjectState
 from gongjian.campaign.models import Project, ProjectStateChange
+from gongjian.kpi.cache import figures_cache
 from gongjian.renewal.choices import CLEARED_OR_LATER, EnterpriseKind
 from gongjian.renewal.models import Enterprise, Parcel, ParcelStateChange
 from gongjian.towns.models import Town
@@ -234,12 +239,21 @@ def _add_black_odor(session: Session, as_of: dt.date, by_town: dict[int, Figures
         by_town[town_id].baseline_clean = cleaned or 0
 
 
+def town_figures(session: Session, as_of: dt.date) -> dict[int, Figures]:
+    """``figures_by_town`` through the figures cache (read-only: shared between requests)."""
+    return figures_cache.get(session, ("figures", as_of), lambda: figures_by_town(session, as_of))
+
+
 def kpis(session: Session, *, as_of: dt.date, town_id: int | None = None) -> dict[str, Any]:
     """The KPI object of SPEC for the city (``town_id=None``) or one town."""
-    by_town = figures_by_town(session, as_of)
-    if town_id is not None:
-        return by_town.get(town_id, Figures()).as_kpi()
-    return sum(by_town.values(), Figures()).as_kpi()
+
+    def compute() -> dict[str, Any]:
+        by_town = town_figures(session, as_of)
+        if town_id is not None:
+            return by_town.get(town_id, Figures()).as_kpi()
+        return sum(by_town.values(), Figures()).as_kpi()
+
+    return dict(figures_cache.get(session, ("kpi", as_of, town_id), compute))
 
 
 @dataclass(frozen=True)

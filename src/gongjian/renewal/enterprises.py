@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from gongjian.auth.actors import Actor
@@ -232,6 +232,31 @@ def enterprise_views(session: Session, rows: list[Enterprise]) -> list[Enterpris
     ]
 
 
+def _listed(
+    session: Session,
+    *,
+    actor: Actor,
+    town: str | None,
+    kind: EnterpriseKind | None,
+    signed: bool | None,
+    theme_park: str | None,
+    as_of: dt.date | None,
+) -> tuple[int | None, list[ColumnElement[bool]]]:
+    """The town (id) and the criteria of a list of enterprises (see ``list_enterprises``)."""
+    criteria: list[ColumnElement[bool]] = []
+    town_id = find_town(session, town).id if town else None
+    if kind is not None:
+        criteria.append(Enterprise.kind == kind.value)
+    if signed is not None:
+        signed_on = Enterprise.agreement_signed_on
+        by_day = signed_on.is_not(None) if as_of is None else signed_on <= as_of
+        criteria.append(by_day if signed else or_(signed_on.is_(None), ~by_day))
+    if theme_park:
+        park = get_theme_park(session, actor=actor, code=theme_park)
+        criteria.append(Enterprise.theme_park_id == park.id)
+    return town_id, criteria
+
+
 def list_enterprises(
     session: Session,
     *,
@@ -242,20 +267,21 @@ def list_enterprises(
     theme_park: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    as_of: dt.date | None = None,
 ) -> tuple[int, list[EnterpriseView]]:
     """A page of enterprises (by code) and how many match: of one town (name or code),
-    one kind, signed or not, in one theme park (code). An unknown town or theme park is
+    one kind, signed or not (by the end of ``as_of`` when given, as the renewal KPIs
+    count them), in one theme park (code). An unknown town or theme park is
     ``NotFound``."""
-    criteria: list[ColumnElement[bool]] = []
-    town_id = find_town(session, town).id if town else None
-    if kind is not None:
-        criteria.append(Enterprise.kind == kind.value)
-    if signed is not None:
-        signed_on = Enterprise.agreement_signed_on
-        criteria.append(signed_on.is_not(None) if signed else signed_on.is_(None))
-    if theme_park:
-        park = get_theme_park(session, actor=actor, code=theme_park)
-        criteria.append(Enterprise.theme_park_id == park.id)
+    town_id, criteria = _listed(
+        session,
+        actor=actor,
+        town=town,
+        kind=kind,
+        signed=signed,
+        theme_park=theme_park,
+        as_of=as_of,
+    )
     total, rows = list_records(
         session,
         narrowed(ENTERPRISES, *criteria),
@@ -265,6 +291,35 @@ def list_enterprises(
         offset=offset,
     )
     return total, enterprise_views(session, rows)
+
+
+def agreed_investment(
+    session: Session,
+    *,
+    actor: Actor,
+    town: str | None = None,
+    kind: EnterpriseKind | None = None,
+    signed: bool | None = None,
+    theme_park: str | None = None,
+    as_of: dt.date | None = None,
+) -> Decimal:
+    """The agreed investment (万元, exact) of every enterprise ``list_enterprises``
+    lists with the same filters: with ``signed=True`` and ``as_of``, the KPI
+    ``renewal.investment_yi`` in 万元."""
+    town_id, criteria = _listed(
+        session,
+        actor=actor,
+        town=town,
+        kind=kind,
+        signed=signed,
+        theme_park=theme_park,
+        as_of=as_of,
+    )
+    stmt = select(func.sum(Enterprise.investment_wan)).where(*criteria)
+    if town_id is not None:
+        stmt = stmt.where(Enterprise.town_id == town_id)
+    total = session.scalar(restrict(session, actor, stmt, ENTERPRISES.resource))
+    return cents(total) or ZERO
 
 
 def get_enterprise(session: Session, *, actor: Actor, code: str) -> EnterpriseView:

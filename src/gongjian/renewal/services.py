@@ -13,18 +13,27 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gongjian.audit.chain import record, snapshot
 from gongjian.auth.actors import Actor
-from gongjian.auth.choices import Action
-from gongjian.auth.permissions import authorize, authorize_some, restrict
+from gongjian.auth.choices import Action, Role
+from gongjian.auth.permissions import (
+    RESOURCE_LABELS,
+    allowed,
+    authorize,
+    authorize_some,
+    refuse,
+    restrict,
+)
+from gongjian.choices import LabeledChoice
 from gongjian.config import get_settings, identification_thresholds
 from gongjian.errors import Conflict, Invalid, Problem
 from gongjian.geo.choices import InputCrs
+from gongjian.kpi.services import state_as_of
 from gongjian.periods import today
 from gongjian.records import RecordKind, add_record, read_record
 from gongjian.renewal.choices import MilestoneKind, Ownership, RenewalState
@@ -49,6 +58,7 @@ from gongjian.renewal.rules import (
 )
 from gongjian.states import day_problems, move_detail, write_change
 from gongjian.towns.models import Town
+from gongjian.towns.services import find_town
 
 PARCELS = RecordKind(Parcel, "parcel", "town_id")
 PARKS = RecordKind(Park, "park", "town_id")
@@ -56,6 +66,7 @@ REASON_MAX = 500
 TWO_PLACES = Decimal("0.01")
 CODE_MAX = 30
 """Longest parcel code the database holds (characters)."""
+State = TypeVar("State", bound=LabeledChoice)
 
 
 def writable_parcel(
@@ -480,6 +491,13 @@ def _figures(row: ParcelPerformance) -> Figures:
     return Figures(row.output_per_mu, row.tax_per_mu, row.floor_area_ratio)
 
 
+def identification_bounds(year: int) -> Figures:
+    """The bounds under which a parcel's figures of ``year`` are low-efficiency (setting
+    ``identification_thresholds``)."""
+    found = identification_thresholds(year)
+    return Figures(found.output_per_mu, found.tax_per_mu, found.floor_area_ratio)
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A parcel on the year's low-efficiency list and the measures that put it there."""
@@ -499,10 +517,7 @@ def identify(
 ) -> tuple[Figures, list[Candidate]]:
     """The year's bounds and the parcels whose figures of ``year`` fall under them
     (setting ``identification_thresholds``), by town and code."""
-    bounds_setting = identification_thresholds(year)
-    bounds = Figures(
-        bounds_setting.output_per_mu, bounds_setting.tax_per_mu, bounds_setting.floor_area_ratio
-    )
+    bounds = identification_bounds(year)
     stmt = (
         select(Parcel, Town, ParcelPerformance)
         .join(Town, Town.id == Parcel.town_id)
@@ -661,3 +676,290 @@ def parcel_clusters(
         )
     clusters = sorted(found.values(), key=lambda c: (-c.area_mu, c.cluster_id))
     return clusters, len(rows) - len(drawn)
+
+
+# --- What the dashboard's pages read ----------------------------------------------------
+
+
+def town_scope(actor: Actor) -> int | None:
+    """The town whose records the dashboard's pages show ``actor``: a town user's own
+    (a town user sees their town's records and the city's summaries only); ``None``,
+    every town, for the city, the auditor and the admin."""
+    return actor.town_id if actor.role is Role.town else None
+
+
+def authorize_town_view(
+    session: Session,
+    actor: Actor,
+    resource: str,
+    *,
+    town_id: int | None,
+    record_id: object = None,
+) -> None:
+    """Raise ``Forbidden`` (logged) when a page would show ``actor`` a record of
+    ``resource`` outside its ``town_scope``: another town's record, or a city-wide one
+    (``town_id`` ``None``, such as the dispatch of cadres)."""
+    scope = town_scope(actor)
+    if scope is None or town_id == scope:
+        return
+    what = RESOURCE_LABELS.get(resource, resource)
+    whose = "全市" if town_id is None else "其他镇街"
+    refuse(
+        session,
+        actor,
+        Action.view,
+        resource,
+        f"无权查看{whose}的{what}：镇街用户只能查看本镇街的记录和全市汇总，"
+        "可查看者：市攻坚办、审计监督、平台管理员",
+        town_id=town_id,
+        record_id=record_id,
+    )
+
+
+def scoped_town(session: Session, actor: Actor, resource: str, town: str | None) -> Town | None:
+    """The town a list of ``resource`` is narrowed to: the one asked for (name or code;
+    ``NotFound`` when there is none), else a town user's own; ``None`` for every town.
+    A town user asking for another town is refused (403, logged)."""
+    found = find_town(session, town) if town else None
+    scope = town_scope(actor)
+    if scope is None:
+        return found
+    if found is not None:
+        authorize_town_view(session, actor, resource, town_id=found.id, record_id=found.code)
+        return found
+    return session.get(Town, scope)
+
+
+def wanted_states(
+    order: type[State], states: Sequence[State], reached: State | None
+) -> list[State]:
+    """The states of ``order`` (a state machine's choices, in order) that a list's filters
+    select: ``reached`` and every state after it (``cleared`` → 拆除整理 or later), of
+    ``states`` only when those are given too; else ``states``."""
+    if reached is None:
+        return list(states)
+    members = list(order)
+    later = members[members.index(reached) :]
+    return [s for s in later if not states or s in states]
+
+
+@dataclass(frozen=True)
+class ParcelRow:
+    """A parcel as a list shows it: its town and park by name, its renewal state on the
+    list's day (``None`` before its history begins) and the day it was first identified
+    (低效认定)."""
+
+    code: str
+    name: str | None
+    town: str
+    park: str | None
+    area_mu: Decimal
+    state: RenewalState | None
+    identified_on: dt.date | None
+
+
+@dataclass(frozen=True)
+class ParcelList:
+    """A page of parcels, how many match the filters and their area in mu."""
+
+    total: int
+    area_mu: Decimal
+    rows: list[ParcelRow]
+
+
+def list_parcels(
+    session: Session,
+    *,
+    actor: Actor,
+    town_id: int | None = None,
+    states: Sequence[RenewalState] = (),
+    reached: RenewalState | None = None,
+    as_of: dt.date | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> ParcelList:
+    """A page of parcels by code, of one town, in any of ``states``, in ``reached`` or a
+    later state. A parcel's state is the one its history gives at the end of ``as_of``
+    (default today), as the KPI ``renewal.cleared_mu`` counts it: a parcel identified
+    after that day is in no state then. Two queries."""
+    day = today() if as_of is None else as_of
+    history = state_as_of(
+        ParcelStateChange.parcel_id,
+        ParcelStateChange.to_state,
+        ParcelStateChange.changed_on,
+        ParcelStateChange.id,
+        day,
+    )
+    stmt = select(Parcel.id)
+    if states or reached is not None:
+        wanted = [s.value for s in wanted_states(RenewalState, states, reached)]
+        stmt = stmt.join(history, history.c.record_id == Parcel.id)
+        stmt = stmt.where(history.c.state.in_(wanted))
+    else:
+        stmt = stmt.outerjoin(history, history.c.record_id == Parcel.id)
+    if town_id is not None:
+        stmt = stmt.where(Parcel.town_id == town_id)
+    stmt = restrict(session, actor, stmt, PARCELS.resource)
+    matching = stmt.add_columns(Parcel.area_mu).subquery()
+    total, area = session.execute(
+        select(func.count(), func.sum(matching.c.area_mu)).select_from(matching)
+    ).one()
+    identified = (
+        select(ParcelStateChange.parcel_id, func.min(ParcelStateChange.changed_on).label("day"))
+        .where(ParcelStateChange.to_state == RenewalState.identified.value)
+        .group_by(ParcelStateChange.parcel_id)
+        .subquery()
+    )
+    page = (
+        stmt.with_only_columns(
+            Parcel.code,
+            Parcel.name,
+            Town.name,
+            Park.name,
+            Parcel.area_mu,
+            history.c.state,
+            identified.c.day,
+        )
+        .join(Town, Town.id == Parcel.town_id)
+        .outerjoin(Park, Park.id == Parcel.park_id)
+        .outerjoin(identified, identified.c.parcel_id == Parcel.id)
+        .order_by(Parcel.code)
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = [
+        ParcelRow(code, name, town, park, area_mu, RenewalState(state) if state else None, first)
+        for code, name, town, park, area_mu, state, first in session.execute(page)
+    ]
+    return ParcelList(total or 0, area or Decimal(0), rows)
+
+
+@dataclass(frozen=True)
+class ParcelYear:
+    """A parcel's figures of one year and what puts it under that year's bounds of
+    identification (none when it is above every bound)."""
+
+    year: int
+    figures: Figures
+    findings: list[Finding]
+
+    @property
+    def explanation(self) -> str:
+        return "；".join(str(finding) for finding in self.findings)
+
+
+@dataclass(frozen=True)
+class ParcelDetail:
+    """What a parcel's page shows: its history and milestones, its town, park and theme
+    park by name, its yearly figures, the years that show it before and after renewal,
+    and whether ``actor`` may move it to another state."""
+
+    history: ParcelHistory
+    town: Town
+    park: str | None
+    theme_park: str | None
+    years: list[ParcelYear]
+    before_year: int | None
+    after_year: int | None
+    can_change: bool
+
+    @property
+    def parcel(self) -> Parcel:
+        return self.history.parcel
+
+    def year(self, year: int | None) -> ParcelYear | None:
+        """The figures of ``year`` (``None`` when not reported)."""
+        return next((row for row in self.years if row.year == year), None)
+
+
+def parcel_detail(session: Session, *, actor: Actor, parcel_code: str) -> ParcelDetail:
+    """The parcel ``parcel_code`` as its page shows it (404 when there is none; 403,
+    logged, for a town user and another town's parcel)."""
+    history = parcel_history(session, actor=actor, parcel_code=parcel_code)
+    parcel = history.parcel
+    authorize_town_view(
+        session, actor, PARCELS.resource, town_id=parcel.town_id, record_id=parcel.code
+    )
+    town = session.get_one(Town, parcel.town_id)
+    park = session.get(Park, parcel.park_id) if parcel.park_id is not None else None
+    theme = session.get(ThemePark, parcel.theme_park_id) if parcel.theme_park_id else None
+    rows = session.scalars(
+        select(ParcelPerformance)
+        .where(ParcelPerformance.parcel_id == parcel.id)
+        .order_by(ParcelPerformance.year)
+    )
+    years = []
+    for row in rows:
+        figures = _figures(row)
+        years.append(
+            ParcelYear(row.year, figures, low_efficiency(figures, identification_bounds(row.year)))
+        )
+    first = {
+        RenewalState(change.to_state): change.changed_on for change in reversed(history.changes)
+    }
+    identified_on = first.get(RenewalState.identified)
+    producing_on = first.get(RenewalState.producing)
+    before_year, after_year = before_and_after(
+        [row.year for row in years],
+        identified_on.year if identified_on else None,
+        producing_on.year if producing_on else None,
+    )
+    return ParcelDetail(
+        history=history,
+        town=town,
+        park=park.name if park else None,
+        theme_park=theme.name if theme else None,
+        years=years,
+        before_year=before_year,
+        after_year=after_year,
+        can_change=allowed(actor, Action.change, PARCELS.resource, parcel.town_id),
+    )
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    """A contiguous cluster with its parcels as a list shows them (their present state)."""
+
+    cluster: StoredCluster
+    parcels: list[ParcelRow]
+
+
+def cluster_views(
+    session: Session,
+    *,
+    actor: Actor,
+    town_id: int | None = None,
+    gap_m: float = 0,
+    flagged_only: bool = False,
+) -> tuple[list[ClusterView], int]:
+    """The clusters of two parcels or more (``parcel_clusters``), largest first, only
+    those that reach ``cluster_min_mu`` when ``flagged_only``, each with its parcels;
+    and how many parcels were left out for want of a geometry."""
+    clusters, undrawn = parcel_clusters(session, actor=actor, gap_m=gap_m, town_id=town_id)
+    shown = [
+        cluster
+        for cluster in clusters
+        if len(cluster.parcels) > 1 and (cluster.flagged or not flagged_only)
+    ]
+    codes = [code for cluster in shown for code in cluster.parcels]
+    by_code: dict[str, ParcelRow] = {}
+    if codes:
+        for code, name, town, park, area_mu, state in session.execute(
+            select(
+                Parcel.code,
+                Parcel.name,
+                Town.name,
+                Park.name,
+                Parcel.area_mu,
+                Parcel.renewal_state,
+            )
+            .join(Town, Town.id == Parcel.town_id)
+            .outerjoin(Park, Park.id == Parcel.park_id)
+            .where(Parcel.code.in_(codes))
+        ):
+            by_code[code] = ParcelRow(code, name, town, park, area_mu, RenewalState(state), None)
+    views = [
+        ClusterView(cluster, [by_code[code] for code in sorted(cluster.parcels)])
+        for cluster in shown
+    ]
+    return views, undrawn

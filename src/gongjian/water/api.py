@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gongjian.periods import parse_as_of, parse_period
+from gongjian.records import read_record
 from gongjian.water import assessment, baseline, plans, priorities, remediation, services
 from gongjian.water.models import Baseline, River
 from gongjian.water.schemas import (
@@ -27,6 +28,7 @@ from gongjian.water.schemas import (
     RiverHistoryRead,
     RiverPlanRead,
     RiverPriorityRead,
+    RiverPublish,
     RiverRead,
     RiverStateChangeCreate,
     RiverStateChangeRead,
@@ -47,6 +49,17 @@ TownQuery = Annotated[str | None, Query(description="镇街名称或代码；不
 
 
 record_routes(router, services.RIVERS, "/rivers", RiverRead, RiverUpdate)
+
+
+@router.put("/rivers/{code}/published", response_model=RiverRead)
+def publish_river(code: str, body: RiverPublish, session: SessionDep, actor: ActorDep) -> RiverRead:
+    """Show the river on the public portal, or stop showing it (the city only: 403 and
+    logged for anyone else); audited with the flag before and after."""
+    river = read_record(session, services.RIVERS, actor=actor, code=code)
+    changed = services.set_published(
+        session, actor=actor, river_id=river.id, published=body.published
+    )
+    return RiverRead.model_validate(changed)
 
 
 @router.get("/rivers/{code}/history", response_model=RiverHistoryRead)

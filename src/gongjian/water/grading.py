@@ -135,12 +135,17 @@ def _transparency_levels(
     )
 
 
+@ibis.udf.agg.builtin(name="count_if")
+def _count_if(condition: bool) -> int:  # type: ignore[empty-body]  # never run: SQL only
+    """SQL's ``count_if``: written as such for DuckDB (its fastest conditional count),
+    and by sqlglot as ``SUM(CASE WHEN c THEN 1 ELSE 0 END)`` for PostgreSQL and
+    ``SUM(IIF(c, 1, 0))`` for SQLite."""
+
+
 def _count(condition: ir.BooleanValue) -> ir.IntegerScalar:
-    """How many rows meet ``condition`` (a null condition counts as not met). Ibis sums
-    a boolean as ``SUM(CAST(c AS INT))`` on every backend (PostgreSQL included), which
-    DuckDB runs faster than ``SUM(CASE …)``; a group with no row to count sums to null,
-    hence the zero."""
-    counted: ir.IntegerScalar = condition.sum().fill_null(0)
+    """How many rows of the group meet ``condition`` (a null condition counts as not
+    met); zero, never null, when none does."""
+    counted: ir.IntegerScalar = _count_if(condition)
     return counted
 
 
@@ -168,11 +173,12 @@ def point_grades(
 ) -> ir.Table:
     """Each point's grade for the period the ``samples`` cover.
 
-    One row per row of ``points`` (``point_id, water_body_id, chainage_m``), a point
-    without samples included, with ``samples``, per indicator the ``<field>_measured``,
-    ``<field>_severe`` and ``<field>_mild_or_worse`` counts (and ``transparency_cm_shallow``,
-    the samples judged against the depth), then ``grade`` (a ``Grade`` identifier) and
-    ``rule`` (a ``DecidingRule`` identifier).
+    One row per row of ``points`` (``point_id, water_body_id, chainage_m``, and any
+    other column of ``points``, such as a point's code where ``point_id`` is a number
+    given to it for grading), a point without samples included, with ``samples``, per
+    indicator the ``<field>_measured``, ``<field>_severe`` and ``<field>_mild_or_worse``
+    counts (and ``transparency_cm_shallow``, the samples judged against the depth), then
+    ``grade`` (a ``Grade`` identifier) and ``rule`` (a ``DecidingRule`` identifier).
     """
     transparency = _transparency_levels(samples, rules, scales)
     counts: dict[str, Any] = {"samples": samples.count()}
@@ -189,9 +195,7 @@ def point_grades(
     per_point = samples.group_by("point_id").aggregate(**counts)
     joined = points.left_join(per_point, points.point_id == per_point.point_id)
     table = joined.select(
-        points.point_id,
-        points.water_body_id,
-        points.chainage_m,
+        *(points[column] for column in points.columns),
         **{name: joined[name].fill_null(0) for name in counts},
     )
     severe_one, severe_two = _level_holds(table, SEVERE, rules)

@@ -187,11 +187,12 @@ def priorities(
     *,
     actor: Actor,
     as_of: dt.date,
-    top: int = 20,
+    top: int | None = 20,
     town: str | None = None,
 ) -> list[RiverPriority]:
     """The ``top`` rivers by priority score as of ``as_of`` (highest first, then by
-    code), of the rivers a town (name or code) leads or of the whole city."""
+    code; every river when ``top`` is None), of the rivers a town (name or code) leads
+    or of the whole city."""
     authorize(session, actor, Action.view, PLAN)
     town_id = _town_id(session, town)
     weights = get_settings().priority_weights

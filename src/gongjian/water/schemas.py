@@ -33,7 +33,12 @@ class RiverUpdate(UpdateModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=80)
     length_m: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=1)
-    published: bool | None = None
+
+
+class RiverPublish(BaseModel):
+    """Whether the river is shown on the public portal (the city's decision)."""
+
+    published: bool
 
 
 class ComplaintRead(ReadModel):

@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+import secrets
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gongjian.audit.chain import record, snapshot
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action
-from gongjian.auth.permissions import allowed, authorize
-from gongjian.errors import NotFound
+from gongjian.auth.permissions import allowed, authorize, refuse, restrict
+from gongjian.checks import text_problems
+from gongjian.errors import Invalid, NotFound, Problem
+from gongjian.periods import city_zone
 from gongjian.records import RecordKind
+from gongjian.towns.models import Town
+from gongjian.towns.services import find_town
+from gongjian.water.choices import ComplaintCategory
 from gongjian.water.models import Complaint, River
 
 RIVERS = RecordKind(River, "river", "lead_town_id")
+
+COMPLAINT_PERSONAL = ("complainant_name", "complainant_phone")
+"""A complaint's personal data: never written to the audit log."""
+DESCRIPTION_MAX = 1000
+"""Longest description of a complaint, in characters."""
+RECEIPT_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+"""Letters of a receipt number's random part (no 0/O, 1/I that read alike)."""
+_PHONE = re.compile(r"^\+?[0-9][0-9 -]{4,18}[0-9]$")
 
 
 def _complaint(session: Session, receipt_no: str) -> Complaint:
@@ -41,3 +59,155 @@ def complaint_contact(session: Session, *, actor: Actor, receipt_no: str) -> Com
         record_id=receipt_no,
     )
     return complaint
+
+
+def new_receipt_no(received_at: dt.datetime) -> str:
+    """A receipt number: ``TS``, the day received (city time) and eight random letters
+    (``TS20230131-K7QM2XRA``), so receipts cannot be guessed from one another."""
+    day = received_at.astimezone(city_zone())
+    tail = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(8))
+    return f"TS{day:%Y%m%d}-{tail}"
+
+
+def add_complaint(
+    session: Session,
+    *,
+    actor: Actor,
+    river_id: int | None,
+    category: str,
+    description: str,
+    complainant_name: str | None,
+    complainant_phone: str | None,
+    received_at: dt.datetime,
+    detail: str | None = None,
+) -> Complaint:
+    """Record a complaint about a river the actor may see (the public: a published one),
+    concerning the river's lead town, with a new receipt number.
+
+    Every problem of the input is listed (``Invalid``, by field). The audit entry holds
+    the complaint without its personal data (only whether a name or phone was given).
+    """
+    problems: list[Problem] = []
+    river = None
+    if river_id is not None:
+        visible = restrict(session, actor, select(River), "river")
+        river = session.scalars(visible.where(River.id == river_id)).first()
+    if river is None:
+        problems.append(Problem("请选择要投诉的河涌", column="river"))
+    try:
+        kind = ComplaintCategory(category)
+    except ValueError:
+        problems.append(Problem("请选择投诉类别", column="category", value=category))
+    name = (complainant_name or "").strip() or None
+    phone = (complainant_phone or "").strip() or None
+    problems += text_problems(
+        description,
+        column="description",
+        label="问题描述",
+        max_length=DESCRIPTION_MAX,
+        required=True,
+    )
+    problems += text_problems(name, column="name", label="姓名", max_length=40, required=False)
+    if phone is not None and not _PHONE.match(phone):
+        problems.append(Problem("电话号码只能包含数字、空格和“-”，6 至 20 位", column="phone"))
+    if problems:
+        raise Invalid("投诉内容有误", problems)
+    assert river is not None
+    receipt_no = new_receipt_no(received_at)
+    authorize(
+        session, actor, Action.add, "complaint", town_id=river.lead_town_id, record_id=receipt_no
+    )
+    complaint = Complaint(
+        receipt_no=receipt_no,
+        river_id=river.id,
+        town_id=river.lead_town_id,
+        category=kind,
+        description=description.strip(),
+        received_at=received_at,
+        complainant_name=name,
+        complainant_phone=phone,
+    )
+    session.add(complaint)
+    session.flush()
+    after = {k: v for k, v in snapshot(complaint).items() if k not in COMPLAINT_PERSONAL}
+    after["complainant_given"] = name is not None or phone is not None
+    record(
+        session,
+        actor=actor,
+        action=Action.add.value,
+        resource="complaint",
+        record_id=receipt_no,
+        town_id=river.lead_town_id,
+        after=after,
+        detail=detail or f"河涌“{river.code}”的群众投诉（{kind.label}）",
+    )
+    return complaint
+
+
+# --- the dashboard's rivers and publishing them -----------------------------------------
+
+OTHER_TOWN = (
+    "无权查看其他镇街的河涌：镇街用户只能查看本镇街牵头的河涌，"
+    "可执行者：市攻坚办、审计监督、该河涌的牵头镇街"
+)
+"""Why a town user is refused another town's river or list of rivers."""
+
+
+def dashboard_town(session: Session, *, actor: Actor, town: str | None) -> Town | None:
+    """The town whose rivers the dashboard shows ``actor``: a town user's own town
+    (asking for another town's is refused, 403 and logged), else the town named (name
+    or code), or ``None`` for the whole city."""
+    asked = find_town(session, town) if town else None
+    if actor.town_id is None:
+        return asked
+    if asked is not None and asked.id != actor.town_id:
+        refuse(session, actor, Action.view, RIVERS.resource, OTHER_TOWN, town_id=asked.id)
+    return asked or session.get(Town, actor.town_id)
+
+
+def dashboard_river(session: Session, *, actor: Actor, river_id: int) -> River:
+    """The river ``river_id`` for the dashboard: 404 when there is none (for the
+    public, none published), 403 (logged) when a town user asks for a river another
+    town leads."""
+    stmt = restrict(session, actor, select(River).where(River.id == river_id), RIVERS.resource)
+    river = session.scalars(stmt).first()
+    if river is None:
+        raise NotFound(f"没有编号为 {river_id} 的河涌")
+    if actor.town_id is not None and river.lead_town_id != actor.town_id:
+        refuse(
+            session,
+            actor,
+            Action.view,
+            RIVERS.resource,
+            OTHER_TOWN,
+            town_id=river.lead_town_id,
+            record_id=river.code,
+        )
+    return river
+
+
+def set_published(session: Session, *, actor: Actor, river_id: int, published: bool) -> River:
+    """Show the river on the public portal, or stop showing it: the city's decision
+    (anyone else is refused, 403 and logged). A change is audited with the flag before
+    and after; asking for what already holds writes nothing."""
+    authorize(session, actor, Action.publish, RIVERS.resource, record_id=river_id)
+    river = session.get(River, river_id)
+    if river is None:
+        raise NotFound(f"没有编号为 {river_id} 的河涌")
+    if river.published == published:
+        return river
+    before = {"published": river.published}
+    river.published = published
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action=Action.publish.value,
+        resource=RIVERS.resource,
+        record_id=river.code,
+        town_id=river.lead_town_id,
+        before=before,
+        after={"published": published},
+        detail=f"河涌“{river.code}”{'在公众门户发布' if published else '从公众门户撤下'}",
+    )
+    return river

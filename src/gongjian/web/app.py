@@ -24,6 +24,7 @@ from gongjian.auth.api import stations_router
 from gongjian.auth.services import LockedOut
 from gongjian.campaign.api import router as projects_router
 from gongjian.campaign.pages import router as campaign_pages
+from gongjian.config import get_settings
 from gongjian.db import get_engine, session_scope, utcnow
 from gongjian.errors import GongjianError, Invalid
 from gongjian.imports.api import router as imports_router
@@ -40,7 +41,7 @@ from gongjian.web.csrf import CsrfRefused
 from gongjian.web.deps import SignInRequired
 from gongjian.web.i18n import language_of, translate
 from gongjian.web.pages import router as pages_router
-from gongjian.web.security import SecurityHeaders, UnhandledErrors
+from gongjian.web.security import BodyLimit, SecurityHeaders, UnhandledErrors
 from gongjian.web.sessions import SESSION_COOKIE, current_session
 from gongjian.web.templating import render
 
@@ -96,6 +97,19 @@ def _server_error(request: Request, incident: str) -> Response:
     return JSONResponse(
         {"error": "InternalError", "message": message, "incident": incident}, status_code=500
     )
+
+
+def request_limit() -> int:
+    """The largest request body taken, in bytes: the upload limit (setting
+    ``upload_max_mb``) and 1 MB for a form's other fields."""
+    return int((get_settings().upload_max_mb + 1) * 1024 * 1024)
+
+
+def _too_large(request: Request, limit: int) -> Response:
+    message = translate(language_of(request), "error.413.message", mb=limit // (1024 * 1024))
+    if wants_page(request):
+        return error_page(request, 413, message=message)
+    return JSONResponse({"error": "TooLarge", "message": message}, status_code=413)
 
 
 def _signed_in_user(request: Request) -> None:
@@ -217,6 +231,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     ):
         app.include_router(pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(BodyLimit, limit=request_limit, refuse=_too_large)
     app.add_middleware(UnhandledErrors, render_500=_server_error)
     app.add_middleware(SecurityHeaders)
     return app

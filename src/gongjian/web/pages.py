@@ -1,6 +1,6 @@
-"""The pages of the foundation: sign-in and sign-out, the language switch, the home page,
-the admin's user page and the API documentation. Routes are thin: they call the auth
-services and render templates.
+"""The pages of the foundation: sign-in and sign-out, the language switch, the admin's
+user page and the API documentation (the home page, ``/``, is the city overview of
+``kpi/pages.py``). Routes are thin: they call the auth services and render templates.
 
 Every route of a signed-in page takes ``PageActor`` (redirect to /login when signed out,
 CSRF check on writes); a signed-out form takes ``anonymous_csrf``.
@@ -51,13 +51,6 @@ Username = Annotated[str, Form(min_length=1, max_length=200)]
 
 def _redirect(target: str) -> RedirectResponse:
     return RedirectResponse(target, status_code=303)
-
-
-@router.get("/", response_class=HTMLResponse)
-def home(request: Request, session: SessionDep, actor: PageActor) -> Response:
-    """The signed-in user's home page."""
-    town = session.get(Town, actor.town_id) if actor.town_id is not None else None
-    return render(request, "home.html", town_name=town.name if town else None)
 
 
 @router.get("/login", response_class=HTMLResponse)

@@ -1,11 +1,14 @@
-"""Security headers on every response, and a 500 page that never shows a traceback.
+"""Security headers on every response, a 500 page that never shows a traceback, and a
+bound on the size of every request body.
 
-Both are plain ASGI middleware, so they also wrap the static files and every error
-response. ``SecurityHeaders`` is the outermost layer of the app.
+All are plain ASGI middleware, so they also wrap the static files and every error
+response. ``SecurityHeaders`` is the outermost layer of the app, ``BodyLimit`` the
+innermost of the three (so its refusal carries the headers).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 from collections.abc import Callable
@@ -106,6 +109,61 @@ class UnhandledErrors:
                 raise
             response = self.render_500(Request(scope), incident)
             await response(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    """The body went over the limit while it was being read."""
+
+
+class BodyLimit:
+    """Refuses a request whose body is larger than ``limit()`` bytes with
+    ``refuse(request, limit)`` (413): at once when ``Content-Length`` says so, else as
+    soon as the bytes read pass the limit, before any of it reaches a route. A JSON
+    batch, a GeoJSON parcel or a form can never fill the server's memory."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: Callable[[], int],
+        refuse: Callable[[Request, int], Response],
+    ) -> None:
+        self.app = app
+        self.limit = limit
+        self.refuse = refuse
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit()
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self.refuse(Request(scope), limit)(scope, receive, send)
+            return
+        received = 0
+        refused = started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, refused
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    refused = True
+                    raise _BodyTooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused and not started:  # what the app says of a refused body is dropped
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        with contextlib.suppress(_BodyTooLarge):
+            await self.app(scope, counting_receive, guarded_send)
+        if refused and not started:
+            await self.refuse(Request(scope), limit)(scope, receive, send)
 
 
 def _where(scope: Scope) -> tuple[Any, Any]:

@@ -4,7 +4,8 @@ Every page gets ``lang``, ``t`` (the catalogue of ``lang``), ``csrf_token()`` (t
 token its forms send back), ``user`` (the signed-in user or ``None``), ``role_label``,
 ``languages`` and ``here`` (the page's path and query, for the language switch and
 the return after signing in), and the formatting of ``gongjian.display`` (``headline``,
-``headline_wan_yuan``, ``full``, ``change``, ``day_text``, ``period_text``). Pages are
+``headline_wan_yuan``, ``full``, ``change``, ``day_text``, ``period_text``), and
+``demo_data``: whether the database holds the demo city (its pages say 示例数据). Pages are
 never cached (``Cache-Control: no-store``), so the back button shows nothing after
 signing out.
 """
@@ -17,10 +18,14 @@ from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from gongjian import __version__, display
+from gongjian.audit.services import holds_demo
+from gongjian.db import session_scope
 from gongjian.web import csrf
 from gongjian.web.i18n import LANGUAGES, language_of, translate
 
@@ -76,6 +81,21 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def demo_data(request: Request) -> bool:
+    """Whether the app's database holds the demo city: asked by the first page the app
+    renders (the sign-in page, usually), then kept. A database that cannot answer (not
+    reachable, not yet created) is asked again by the next page."""
+    state = request.app.state
+    if not hasattr(state, "demo_data"):
+        try:
+            with session_scope(state.engine) as session:
+                state.demo_data = holds_demo(session)
+        except SQLAlchemyError:
+            return False
+    found: bool = state.demo_data
+    return found
+
+
 def render(
     request: Request,
     name: str,
@@ -85,10 +105,25 @@ def render(
     **context: Any,
 ) -> HTMLResponse:
     """The page ``name`` rendered for ``request``."""
+    page = environment.get_template(name).render(**page_context(request), **context)
+    response = HTMLResponse(page, status_code=status_code, headers=headers)
+    response.headers["Cache-Control"] = "no-store"
+    csrf.set_cookie_if_new(response, request)
+    return response
+
+
+def render_fragment(request: Request, name: str, **context: Any) -> Markup:
+    """The template ``name`` rendered for ``request`` as a piece of a page, to keep (a
+    page may cache it) and put into a page as it is."""
+    return Markup(environment.get_template(name).render(**page_context(request), **context))
+
+
+def page_context(request: Request) -> dict[str, Any]:
+    """What every template is given for ``request`` (see the module's docstring)."""
     lang = language_of(request)
     t = partial(translate, lang)
     user = getattr(request.state, "web_user", None)
-    page = environment.get_template(name).render(
+    return dict(
         request=request,
         lang=lang,
         t=t,
@@ -108,9 +143,5 @@ def render(
         change=display.change,
         day_text=partial(display.day_text, lang=lang),
         period_text=partial(display.period_text, lang=lang),
-        **context,
+        demo_data=demo_data(request),
     )
-    response = HTMLResponse(page, status_code=status_code, headers=headers)
-    response.headers["Cache-Control"] = "no-store"
-    csrf.set_cookie_if_new(response, request)
-    return response
