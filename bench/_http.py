@@ -1,5 +1,5 @@
 """A load generator for the web benchmarks: many keep-alive HTTP/1.1 connections on one
-asyncio loop, each sending GET requests one after another for a fixed time.
+asyncio loop, each sending requests one after another for a fixed time.
 
 It is written on bare asyncio streams rather than an HTTP client library so that the
 client costs little of the machine's two cores: the figures should be the server's.
@@ -9,16 +9,37 @@ Responses must carry ``Content-Length`` (every route of the app does).
 from __future__ import annotations
 
 import asyncio
+import random
 import statistics
 import time
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request to send: ``label`` groups it in the figures."""
+
+    label: str
+    method: str
+    path: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    def encode(self, host: str, port: int) -> bytes:
+        lines = [f"{self.method} {self.path} HTTP/1.1", f"Host: {host}:{port}"]
+        lines += [f"{name}: {value}" for name, value in self.headers.items()]
+        if self.body or self.method not in ("GET", "HEAD"):
+            lines.append(f"Content-Length: {len(self.body)}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + self.body
 
 
 @dataclass(frozen=True)
 class Measured:
-    """What ``clients`` connections got from ``path`` in ``seconds``."""
+    """What the connections got for one label in ``seconds``."""
 
-    path: str
+    label: str
     clients: int
     seconds: float
     requests: int
@@ -28,12 +49,12 @@ class Measured:
 
     @property
     def per_second(self) -> float:
-        """Requests answered 2xx per second."""
+        """Requests answered 2xx/3xx per second."""
         return (self.requests - self.errors) / self.seconds
 
     def as_dict(self) -> dict[str, float | int | str]:
         return {
-            "path": self.path,
+            "label": self.label,
             "clients": self.clients,
             "seconds": round(self.seconds, 2),
             "requests": self.requests,
@@ -44,16 +65,29 @@ class Measured:
         }
 
 
+@dataclass
+class _Tally:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    failures: list[str] = field(default_factory=list)
+
+
 async def _one_connection(
-    host: str, port: int, request: bytes, deadline: float, latencies: list[float]
-) -> int:
-    """Send ``request`` over one connection until ``deadline``; returns non-2xx count."""
+    host: str,
+    port: int,
+    choose: Callable[[random.Random], Call],
+    seed: int,
+    deadline: float,
+    tally: _Tally,
+) -> None:
+    """Send chosen calls over one connection until ``deadline``."""
+    rng = random.Random(seed)
     reader, writer = await asyncio.open_connection(host, port)
-    errors = 0
     try:
         while time.perf_counter() < deadline:
+            call = choose(rng)
             started = time.perf_counter()
-            writer.write(request)
+            writer.write(call.encode(host, port))
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head[9:12])
             length = 0
@@ -63,42 +97,59 @@ async def _one_connection(
                     length = int(value)
                     break
             await reader.readexactly(length)
-            latencies.append(time.perf_counter() - started)
-            if not 200 <= status < 300:
-                errors += 1
+            tally.latencies[call.label].append(time.perf_counter() - started)
+            if not 200 <= status < 400:
+                tally.errors[call.label] += 1
+                if len(tally.failures) < 20:
+                    tally.failures.append(f"{status} {call.method} {call.path}")
     finally:
         writer.close()
-    return errors
 
 
-async def _measure(host: str, port: int, path: str, cookie: str, clients: int, seconds: float):
-    request = (
-        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nCookie: {cookie}\r\n"
-        "Accept: text/html,application/json\r\n\r\n"
-    ).encode()
-    latencies: list[float] = []
-    started = time.perf_counter()
-    deadline = started + seconds
-    errors = await asyncio.gather(
-        *(_one_connection(host, port, request, deadline, latencies) for _ in range(clients))
-    )
-    elapsed = time.perf_counter() - started
-    return latencies, sum(errors), elapsed
+def run_mix(
+    host: str,
+    port: int,
+    choose: Callable[[random.Random], Call],
+    *,
+    clients: int = 50,
+    seconds: float = 20,
+    seed: int = 7,
+) -> tuple[dict[str, Measured], list[str]]:
+    """``clients`` connections each sending ``choose(rng)`` for ``seconds``: the figures
+    per label, and the first failures (status, method, path)."""
+    tally = _Tally()
+
+    async def all_connections() -> float:
+        started = time.perf_counter()
+        deadline = started + seconds
+        await asyncio.gather(
+            *(
+                _one_connection(host, port, choose, seed + k, deadline, tally)
+                for k in range(clients)
+            )
+        )
+        return time.perf_counter() - started
+
+    elapsed = asyncio.run(all_connections())
+    figures = {}
+    for label, latencies in sorted(tally.latencies.items()):
+        ordered = sorted(latencies)
+        figures[label] = Measured(
+            label=label,
+            clients=clients,
+            seconds=elapsed,
+            requests=len(ordered),
+            errors=tally.errors[label],
+            p50_ms=statistics.median(ordered) * 1000,
+            p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+        )
+    return figures, tally.failures
 
 
 def measure(
     host: str, port: int, path: str, *, cookie: str = "", clients: int = 50, seconds: float = 20
 ) -> Measured:
     """``clients`` connections sending ``GET path`` for ``seconds``: throughput and latency."""
-    latencies, errors, elapsed = asyncio.run(_measure(host, port, path, cookie, clients, seconds))
-    ordered = sorted(latencies)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else 0.0
-    return Measured(
-        path=path,
-        clients=clients,
-        seconds=elapsed,
-        requests=len(ordered),
-        errors=errors,
-        p50_ms=statistics.median(ordered) * 1000 if ordered else 0.0,
-        p99_ms=p99 * 1000,
-    )
+    call = Call(path, "GET", path, {"Cookie": cookie, "Accept": "text/html,application/json"})
+    figures, _failures = run_mix(host, port, lambda _rng: call, clients=clients, seconds=seconds)
+    return figures[path]

@@ -18,27 +18,20 @@ The figures (requests per second, p50 and p99 per path, errors, the ratios) go t
 """
 
 import argparse
-import os
-import re
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from _common import drop_database, fresh_database, write_result
 from _http import Measured, measure
+from _server import HOST, demo_password, sign_in, start
 
-HOST = "127.0.0.1"
 CLIENTS = 50
 SECONDS = 20.0
 WARM_UP = 2.0
 AS_OF = "2023-01-31"
-ACCOUNT = ("gaigeban", "gongjian-gaigeban")
+ACCOUNT = "gaigeban"
 BARE = '{% extends "base.html" %}{% block title %}bench{% endblock %}'
 
 
@@ -65,44 +58,6 @@ def _serve(url: str, port: int) -> None:
     uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
-def _start(url: str) -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", url, str(port)],
-        env=os.environ | {"GONGJIAN_DATABASE_URL": url},
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://{HOST}:{port}/healthz", timeout=1).status_code == 200:
-                return server, port
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("the server did not start")
-
-
-def _session_cookie(port: int) -> str:
-    """Sign in through the form as the city office; the cookies a browser would send."""
-    with httpx.Client(base_url=f"http://{HOST}:{port}", follow_redirects=False) as client:
-        form = client.get("/login").text
-        token = re.search(r'name="csrf_token" value="([^"]+)"', form)
-        assert token, "no CSRF field on the sign-in form"
-        username, password = ACCOUNT
-        answer = client.post(
-            "/login",
-            data={"username": username, "password": password, "csrf_token": token.group(1)},
-        )
-        assert answer.status_code == 303, answer.text
-        return "; ".join(f"{name}={value}" for name, value in client.cookies.items())
-
-
 def _run(backend: str, scale: str, seconds: float) -> dict[str, Any]:
     from gongjian.demo.generate import load_demo
 
@@ -114,9 +69,9 @@ def _run(backend: str, scale: str, seconds: float) -> dict[str, Any]:
             load_demo(engine, seed=7, scale=scale)
             print(f"  {backend}: demo ({scale}) loaded in {time.perf_counter() - started:.1f} s")
             engine.dispose()
-            server, port = _start(url)
+            server, port = start(Path(__file__), url)
             try:
-                cookie = _session_cookie(port)
+                cookie = sign_in(port, ACCOUNT, demo_password(ACCOUNT)).cookie
                 results: dict[str, Measured] = {}
                 for label, path in (
                     ("trivial", "/healthz"),
