@@ -270,6 +270,22 @@ class Settings(BaseSettings):
         ge=1,
         description="Public portal: the window complaints are counted in, in minutes.",
     )
+    portal_blocklist_file: Path | None = Field(
+        default=None,
+        description=(
+            "Portal integrity monitor (gongjian portal check): the file of terms flagged on "
+            "any portal page, one a line, # for comments. Default: the list of common "
+            "gambling and pornography terms shipped with the package "
+            "(gongjian/portal/blocklist.txt)."
+        ),
+    )
+    portal_check_terms: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Portal integrity monitor: further terms to flag besides the blocklist file's, "
+            'as JSON, e.g. ["某赌场", "spam-brand"].'
+        ),
+    )
 
 
 def identification_thresholds(year: int) -> IdentificationThresholds:

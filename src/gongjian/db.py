@@ -27,9 +27,17 @@ from sqlalchemy import (
     event,
     make_url,
     or_,
+    text,
 )
 from sqlalchemy import column as sql_column
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    declared_attr,
+    mapped_column,
+    sessionmaker,
+)
 
 from gongjian.config import get_settings
 from gongjian.db_types import Exact, UtcDateTime
@@ -64,6 +72,26 @@ class Timestamped:
 
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Versioned:
+    """Adds ``version`` to a record that people edit: 1 when added, one more on every
+    change the ORM writes (SQLAlchemy's ``version_id_col``).
+
+    Every UPDATE the ORM emits for the record says ``WHERE version = <the version read>``,
+    so a change based on a stale read matches no row and raises ``StaleDataError``
+    (``gongjian.records`` turns it into ``StaleVersion``, a 409). A bulk UPDATE by primary
+    key is checked and bumped the same way when each row's mapping carries the version
+    it was read at.
+    """
+
+    version: Mapped[int] = mapped_column(
+        server_default=text("1"), comment="edit counter: 1 when added, +1 on every change"
+    )
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805 - declared_attr gets the class
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:

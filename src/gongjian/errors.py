@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 class GongjianError(Exception):
@@ -34,6 +35,37 @@ class Conflict(GongjianError):
     """The write clashes with what is stored (a duplicate key, a stale version, a lock)."""
 
     status = 409
+
+
+class StaleVersion(Conflict):
+    """The change was based on version ``sent`` of a record that is now at ``current``:
+    someone else changed it since it was read, and nothing of this change is written.
+
+    ``record`` is the record as it is now (column → value, as the audit log writes it),
+    ``resource`` its kind and ``code`` the code (or id) that names it.
+    """
+
+    def __init__(
+        self,
+        *,
+        resource: str,
+        label: str,
+        code: str,
+        sent: int | None,
+        current: int,
+        record: dict[str, Any],
+    ) -> None:
+        read = f"第 {sent} 版" if sent is not None else "旧版本"
+        super().__init__(
+            f"{label}“{code}”在您读取{read}之后已被他人修改（现为第 {current} 版），"
+            "您的修改未保存：请重新载入，核对后再提交"
+        )
+        self.resource = resource
+        self.label = label
+        self.code = code
+        self.sent = sent
+        self.current = current
+        self.record = record
 
 
 @dataclass(frozen=True)

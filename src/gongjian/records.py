@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import ColumnElement, Select, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from gongjian.audit.chain import record, snapshot
 from gongjian.auth.actors import Actor
@@ -17,7 +18,7 @@ from gongjian.auth.choices import Action
 from gongjian.auth.permissions import RESOURCE_LABELS, authorize, restrict
 from gongjian.db import Base
 from gongjian.db_errors import explain
-from gongjian.errors import NotFound, Problem
+from gongjian.errors import NotFound, Problem, StaleVersion
 
 ModelT = TypeVar("ModelT", bound=Base)
 
@@ -120,6 +121,45 @@ def names_by_id(session: Session, key: Any, column: Any, ids: set[int]) -> dict[
     return dict(session.execute(select(key, column).where(key.in_(ids))).tuples().all())
 
 
+def stale_version(obj: Base, *, resource: str, code: str, sent: int | None) -> StaleVersion:
+    """The refusal of a change to ``obj`` (a ``Versioned`` record of ``resource`` named
+    by ``code``) based on its version ``sent``: both versions and the record as it is."""
+    return StaleVersion(
+        resource=resource,
+        label=RESOURCE_LABELS.get(resource, resource),
+        code=code,
+        sent=sent,
+        current=obj.version,  # type: ignore[attr-defined]
+        record=snapshot(obj),
+    )
+
+
+def check_version(obj: Base, *, resource: str, code: str, sent: int | None) -> None:
+    """Refuse (``StaleVersion``, 409) a change based on version ``sent`` of ``obj`` when
+    it is at another version now. ``None`` checks nothing here: the ORM still checks
+    that the row is at the version this session read when it writes."""
+    if sent is not None and sent != obj.version:  # type: ignore[attr-defined]
+        raise stale_version(obj, resource=resource, code=code, sent=sent)
+
+
+def flush_versioned(
+    session: Session, obj: Base, *, resource: str, code: str, sent: int | None
+) -> None:
+    """Flush the change of ``obj``; when another transaction changed its row since this
+    one read it (``StaleDataError``), refuse with both versions and the row as stored
+    (read apart: the failed flush leaves ``session`` to be rolled back)."""
+    try:
+        _flush(session)
+    except StaleDataError as exc:
+        with Session(session.get_bind()) as apart:
+            now = apart.get(type(obj), inspect(obj).identity)
+            if now is None:
+                raise NotFound(
+                    f"没有编号为“{code}”的{RESOURCE_LABELS.get(resource, resource)}"
+                ) from exc
+            raise stale_version(now, resource=resource, code=code, sent=sent) from exc
+
+
 def _flush(session: Session, *new: Base) -> None:
     """Flush ``session``, adding ``new`` first, in a savepoint: a broken constraint is
     refused with the rule in words (``Conflict`` or ``Invalid``) and nothing is written."""
@@ -199,11 +239,14 @@ def change_record(
     actor: Actor,
     code: str,
     changes: dict[str, Any],
+    version: int | None = None,
 ) -> ModelT:
     """Apply ``changes`` to the record ``code`` if ``actor`` may, auditing before and after.
 
     The record's town decides whether a town user may write it; moving a record to
-    another town needs the right to write in that town too.
+    another town needs the right to write in that town too. ``version`` is the version
+    the change is based on (what the client read): another version now is refused with
+    ``StaleVersion`` (409) and nothing is written.
     """
     obj = read_record(session, kind, actor=actor, code=code)
     town_id = kind.town_of(obj)
@@ -211,10 +254,11 @@ def change_record(
     new_town_id = changes.get(kind.town_attr, town_id)
     if new_town_id != town_id:
         authorize(session, actor, Action.change, kind.resource, town_id=new_town_id, record_id=code)
+    check_version(obj, resource=kind.resource, code=code, sent=version)
     before = snapshot(obj)
     for name, value in changes.items():
         setattr(obj, name, value)
-    _flush(session)
+    flush_versioned(session, obj, resource=kind.resource, code=code, sent=version)
     after = snapshot(obj)
     changed = [name for name in after if before[name] != after[name]]
     record(

@@ -16,10 +16,28 @@ class ReadModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+class VersionedRead(ReadModel):
+    """Base of the ``*Read`` schema of a record people edit: it carries ``version``."""
+
+    version: int = Field(
+        description="记录版本：新增时为 1，每次修改加 1；修改时须在 version 字段回传所读取的版本"
+    )
+
+
 class UpdateModel(BaseModel):
-    """Base of every ``*Update`` schema: unknown fields are refused, all fields optional."""
+    """Base of every ``*Update`` schema: unknown fields are refused, every field but
+    ``version`` optional.
+
+    ``version`` is the version of the record the change is based on (the ``version``
+    of the record as read); when the record is at another version now, the change is
+    refused with 409, naming both versions, and nothing is written.
+    """
 
     model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(
+        ge=1, description="所读取记录的版本（读取时的 version）；记录已被他人修改时返回 409"
+    )
 
 
 class Paging(BaseModel):

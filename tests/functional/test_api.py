@@ -93,7 +93,9 @@ def test_town_user_cannot_edit_another_towns_project(
     intruder, owner = _user("town", other_town.name), _user("town", own_town.name)
     refused_before = len(_refusals(demo_engine, intruder))
     response = client.patch(
-        f"/api/v1/projects/{project.code}", json={"owner": "越权修改"}, auth=_auth(intruder)
+        f"/api/v1/projects/{project.code}",
+        json={"owner": "越权修改", "version": project.version},
+        auth=_auth(intruder),
     )
     assert response.status_code == 403
     assert "只能修改本镇街" in response.json()["message"]
@@ -102,7 +104,9 @@ def test_town_user_cannot_edit_another_towns_project(
     assert readable.status_code == 200
     assert readable.json()["owner"] != "越权修改"
     allowed = client.patch(
-        f"/api/v1/projects/{project.code}", json={"owner": "本镇街修改"}, auth=_auth(owner)
+        f"/api/v1/projects/{project.code}",
+        json={"owner": "本镇街修改", "version": project.version},
+        auth=_auth(owner),
     )
     assert allowed.status_code == 200
     assert allowed.json()["owner"] == "本镇街修改"
@@ -153,7 +157,7 @@ def test_invalid_body_is_422_and_writes_nothing(client: TestClient, demo_engine:
         assert project is not None
     response = client.patch(
         f"/api/v1/projects/{project.code}",
-        json={"budget_wan": "-5", "colour": "red"},
+        json={"budget_wan": "-5", "colour": "red", "version": project.version},
         auth=_auth(_user("city")),
     )
     assert response.status_code == 422

@@ -188,7 +188,9 @@ def test_town_scope_and_strangers(client: TestClient, api_engine: Engine) -> Non
     assert add(client, "API-T-1", kind="dredging").status_code == 201
     before = len(refused(api_engine, "东区"))
     assert move(client, "API-T-1", "approved", "2022-02-01", who="东区").status_code == 403
-    patch = client.patch("/api/v1/projects/API-T-1", json={"owner": "越权"}, auth=auth("东区"))
+    patch = client.patch(
+        "/api/v1/projects/API-T-1", json={"owner": "越权", "version": 1}, auth=auth("东区")
+    )
     assert patch.status_code == 403
     foreign = add(client, "API-T-2", who="石岐", town="东区")
     assert foreign.status_code == 403
@@ -198,11 +200,13 @@ def test_town_scope_and_strangers(client: TestClient, api_engine: Engine) -> Non
     assert anonymous.status_code in (403, 422)
     assert client.get("/api/v1/projects").status_code == 403
     assert client.get("/api/v1/projects", auth=("p-city", "wrong-password")).status_code == 401
-    own = client.patch("/api/v1/projects/API-T-1", json={"owner": "石岐住建"}, auth=auth("石岐"))
+    own = client.patch(
+        "/api/v1/projects/API-T-1", json={"owner": "石岐住建", "version": 1}, auth=auth("石岐")
+    )
     assert own.status_code == 200
     assert own.json()["owner"] == "石岐住建"
     foreign_qty = client.patch(
-        "/api/v1/projects/API-T-1", json={"sewer_km": "1.000"}, auth=auth("石岐")
+        "/api/v1/projects/API-T-1", json={"sewer_km": "1.000", "version": 2}, auth=auth("石岐")
     )
     assert foreign_qty.status_code == 422
     assert client.get("/api/v1/projects/NO-SUCH", auth=auth("city")).status_code == 404

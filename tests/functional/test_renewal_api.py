@@ -173,11 +173,15 @@ def test_parks_are_listed_with_their_outline_and_edited_by_their_town(client: Te
     assert park["geometry"]["type"] == "Polygon"
     code = park["code"]
     other = client.patch(
-        f"/api/v1/parks/{code}", json={"name": "越权改名"}, auth=auth("town", "东区")
+        f"/api/v1/parks/{code}",
+        json={"name": "越权改名", "version": park["version"]},
+        auth=auth("town", "东区"),
     )
     assert other.status_code == 403
     own = client.patch(
-        f"/api/v1/parks/{code}", json={"name": "石岐示例园"}, auth=auth("town", "石岐")
+        f"/api/v1/parks/{code}",
+        json={"name": "石岐示例园", "version": park["version"]},
+        auth=auth("town", "石岐"),
     )
     assert own.status_code == 200
     assert own.json()["name"] == "石岐示例园"

@@ -115,8 +115,12 @@ def test_missing_records_are_404(client: TestClient) -> None:
         assert missing.status_code == 404
         assert "NOPE" in missing.json()["message"]
     city = _auth(_user("city"))
-    assert client.patch("/api/v1/enterprises/NOPE", json={"jobs": 1}, auth=city).status_code == 404
-    assert client.patch("/api/v1/leases/NOPE", json={"lessor": "x"}, auth=city).status_code == 404
+    nope_enterprise = {"jobs": 1, "version": 1}
+    assert (
+        client.patch("/api/v1/enterprises/NOPE", json=nope_enterprise, auth=city).status_code == 404
+    )
+    nope_lease = {"lessor": "x", "version": 1}
+    assert client.patch("/api/v1/leases/NOPE", json=nope_lease, auth=city).status_code == 404
     body = {"parcel": "NOPE", "area_mu": "1", "valuation_wan": "1", "entry_on": "2023-01-01"}
     assert client.post("/api/v1/reserve", json=body, auth=city).status_code == 404
     assert client.get("/api/v1/enterprises", params={"town": "东升"}, auth=city).status_code == 404
@@ -164,11 +168,15 @@ def test_enterprises_through_the_api(client: TestClient, demo_session: Session) 
     assert [p["column"] for p in named.json()["problems"]] == ["jobs"]
     assert demo_session.scalar(select(Enterprise.id).where(Enterprise.code == "API-E2")) is None
     path = "/api/v1/enterprises/API-E1"
-    assert client.patch(path, json={"jobs": 5}, auth=_auth(stranger)).status_code == 403
-    changed = client.patch(path, json={"actual_investment_wan": "100.5"}, auth=_auth(own))
+    assert (
+        client.patch(path, json={"jobs": 5, "version": 1}, auth=_auth(stranger)).status_code == 403
+    )
+    changed = client.patch(
+        path, json={"actual_investment_wan": "100.5", "version": 1}, auth=_auth(own)
+    )
     assert changed.status_code == 200
     assert changed.json()["actual_investment_wan"] == "100.50"
-    assert client.patch(path, json={"code": "X"}, auth=_auth(own)).status_code == 422
+    assert client.patch(path, json={"code": "X", "version": 2}, auth=_auth(own)).status_code == 422
     read = client.get(path, auth=_auth(stranger))
     assert (read.status_code, read.json()["jobs"]) == (200, 300)
     listed = client.get(
@@ -216,7 +224,9 @@ def test_theme_parks_and_their_summary(client: TestClient, demo_session: Session
     assert client.post("/api/v1/theme-parks", json=body, auth=city).status_code == 201
     assert client.post("/api/v1/theme-parks", json=body, auth=city).status_code == 409
     assert client.post("/api/v1/theme-parks", json={"code": "TP98"}, auth=city).status_code == 422
-    patched = client.patch("/api/v1/theme-parks/TP99", json={"theme": "量子科技"}, auth=city)
+    patched = client.patch(
+        "/api/v1/theme-parks/TP99", json={"theme": "量子科技", "version": 1}, auth=city
+    )
     assert (patched.status_code, patched.json()["theme"]) == (200, "量子科技")
     assert client.get("/api/v1/theme-parks/TP99", auth=town).json()["name"] == "未来产业主题产业园"
 
@@ -364,7 +374,11 @@ def test_leases_chains_and_flags_through_the_api(client: TestClient, demo_sessio
     assert "API-L1" in {
         f["code"] for f in client.get("/api/v1/leases/flags", auth=_auth(own)).json()
     }
-    loop = client.patch(f"/api/v1/leases/{top.code}", json={"parent": "API-L1"}, auth=_auth(own))
+    loop = client.patch(
+        f"/api/v1/leases/{top.code}",
+        json={"parent": "API-L1", "version": top.version},
+        auth=_auth(own),
+    )
     assert loop.status_code == 422
     assert f"{top.code} → API-L1 → {sublease.code} → {top.code}" in loop.text
     for bad in (

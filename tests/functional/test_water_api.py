@@ -276,11 +276,13 @@ def test_updating_a_measure(client: TestClient, demo_session: Session) -> None:
     ).first()
     assert measure is not None
     path = f"/api/v1/measures/{measure.id}"
-    body = {"state": "done", "done_on": REPORT_DAY}
+    body = {"state": "done", "done_on": REPORT_DAY, "version": measure.version}
     assert client.patch(path, json=body, auth=_auth(stranger)).status_code == 403
     assert len(_refusals(demo_session, stranger, measure.id)) == 1
-    assert client.patch(path, json={"state": "finished"}, auth=_auth(own)).status_code == 422
-    assert client.patch(path, json={"state": "done"}, auth=_auth(own)).status_code == 422
+    finished = {"state": "finished", "version": measure.version}
+    assert client.patch(path, json=finished, auth=_auth(own)).status_code == 422
+    undated = {"state": "done", "version": measure.version}
+    assert client.patch(path, json=undated, auth=_auth(own)).status_code == 422
     updated = client.patch(path, json=body, auth=_auth(own))
     assert updated.status_code == 200
     assert (updated.json()["state"], updated.json()["done_on"]) == ("done", REPORT_DAY)
@@ -513,7 +515,9 @@ def test_only_the_city_publishes_a_river_on_the_portal(
     assert refused.status_code == 403
     assert (
         client.patch(
-            f"/api/v1/rivers/{river.code}", json={"published": wanted}, auth=_auth(own)
+            f"/api/v1/rivers/{river.code}",
+            json={"published": wanted, "version": river.version},
+            auth=_auth(own),
         ).status_code
         == 422
     )  # no longer an editable field

@@ -10,6 +10,7 @@ import sys
 import textwrap
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -48,8 +49,9 @@ def _attract(session: Session, investment: str = "1234.50") -> None:
     )
 
 
-def _statements(engine: Engine) -> list[str]:
-    """The SQL statements ``engine`` executes from now on (transaction control aside)."""
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements ``engine`` executes in the block (transaction control aside)."""
     seen: list[str] = []
 
     def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
@@ -57,21 +59,22 @@ def _statements(engine: Engine) -> list[str]:
             seen.append(statement)
 
     event.listen(engine, "before_cursor_execute", note)
-    return seen
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
 
 
 def test_the_figures_are_computed_once_until_a_write(cache_engine: Engine) -> None:
     figures_cache.clear()
-    seen = _statements(cache_engine)
-    with Session(cache_engine) as session:
+    with statements(cache_engine) as computing, Session(cache_engine) as session:
         first = headline(session, actor=CITY, as_of=today()).kpi
-    computing = len(seen)
-    with Session(cache_engine) as session:
+    with statements(cache_engine) as reading, Session(cache_engine) as session:
         again = headline(session, actor=CITY, as_of=today()).kpi
         assert kpis(session, as_of=today()) == first
     assert again == first
-    assert computing > 3
-    assert len(seen) - computing == 1  # the audit head's count, nothing else
+    assert len(computing) > 3
+    assert len(reading) == 1  # the audit head's count, nothing else
 
 
 def test_a_committed_write_changes_the_next_answer(cache_engine: Engine) -> None:

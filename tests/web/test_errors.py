@@ -13,10 +13,10 @@ from tests.web.conftest import Account, csrf_from, signed_in
 
 
 def test_404_page_names_what_was_looked_for(client: TestClient) -> None:
-    response = client.get("/rivers/珠江")
+    response = client.get("/no-such-section/珠江")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("text/html")
-    assert "没有找到您要的页面：/rivers/珠江" in response.text
+    assert "没有找到您要的页面：/no-such-section/珠江" in response.text
 
 
 def test_404_page_escapes_the_path(client: TestClient) -> None:

@@ -130,6 +130,8 @@ def test_the_page_is_for_city_town_and_admin(city_client: TestClient, city_app: 
             assert 'href="/api/v1/templates/projects.xlsx"' in page.text
             assert 'href="/exports/rivers?format=csv"' in page.text
             assert '<option value="samples"' in page.text
+            browser.get("/lang/en")
+            assert "<h1>Imports and exports</h1>" in browser.get("/imports").text
 
 
 # --- dry run and confirm --------------------------------------------------------------------
@@ -429,7 +431,7 @@ def test_an_export_keeps_the_filters_and_neutralises_formulas(city_client: TestC
     assert response.headers["content-type"] == XLSX
     assert "attachment" in response.headers["content-disposition"]
     book = load_workbook(io.BytesIO(response.content))
-    assert book.sheetnames == ["项目清单", "筛选条件"]
+    assert book.sheetnames == ["项目清单", "筛选条件", "说明"]
     sheet = book["项目清单"]
     assert sheet.freeze_panes == "A2"
     headers = [c.value for c in sheet[1]]
@@ -445,7 +447,7 @@ def test_an_export_keeps_the_filters_and_neutralises_formulas(city_client: TestC
     cell = next(row for row in sheet.iter_rows(min_row=2) if row[0].value == f"{code}1")[1]
     assert (cell.value, cell.data_type) == ("'=1+1", "s")
     filters: dict[str, Any] = {}
-    for row in book["筛选条件"].iter_rows():  # the filters, then the instructions
+    for row in book["筛选条件"].iter_rows():  # the filters (the instructions: 说明)
         filters.setdefault(row[0].value, row[1].value)
     assert book["筛选条件"]["A1"].value == "项目清单导出：筛选条件"
     assert filters["镇街"] == "石岐"
@@ -513,7 +515,7 @@ def test_a_town_user_exports_their_own_town(city_client: TestClient) -> None:
 def test_an_unknown_export_is_a_clear_404(city_client: TestClient) -> None:
     as_demo(city_client, "shenji")  # auditors read everything, exports included
     assert city_client.get("/exports/enterprises").status_code == 200
-    missing = city_client.get("/exports/clusters")
+    missing = city_client.get("/exports/nonesuch")
     assert missing.status_code == 404
-    assert "没有“clusters”这种清单" in missing.text
+    assert "没有“nonesuch”这种清单" in missing.text
     assert city_client.get("/exports/rivers", params={"format": "pdf"}).status_code == 422

@@ -222,15 +222,19 @@ def test_api_writes_with_the_cookie_need_the_csrf_header(
 ) -> None:
     signed_in(client, make_user(Role.city))
     token = csrf_from(client.get("/").text)
-    refused = client.patch("/api/v1/projects/NO-SUCH", json={"owner": "x"})
+    refused = client.patch("/api/v1/projects/NO-SUCH", json={"owner": "x", "version": 1})
     assert refused.status_code == 403
     assert "CSRF" in refused.json()["message"]
     wrong = client.patch(
-        "/api/v1/projects/NO-SUCH", json={"owner": "x"}, headers={"X-CSRF-Token": "nope"}
+        "/api/v1/projects/NO-SUCH",
+        json={"owner": "x", "version": 1},
+        headers={"X-CSRF-Token": "nope"},
     )
     assert wrong.status_code == 403
     passed = client.patch(
-        "/api/v1/projects/NO-SUCH", json={"owner": "x"}, headers={"X-CSRF-Token": token}
+        "/api/v1/projects/NO-SUCH",
+        json={"owner": "x", "version": 1},
+        headers={"X-CSRF-Token": token},
     )
     assert passed.status_code == 404  # past the CSRF check, to the record that is not there
 

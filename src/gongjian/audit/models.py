@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, String, Text
+from sqlalchemy import CheckConstraint, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gongjian.db import BIG_ID, Base
@@ -22,6 +22,9 @@ class AuditEntry(Base):
     __table_args__ = (
         CheckConstraint("outcome IN ('ok', 'refused')", name="outcome_valid"),
         CheckConstraint("seq >= 1", name="seq_positive"),
+        Index("ix_audit_entries_actor", "actor"),
+        Index("ix_audit_entries_resource_record_id", "resource", "record_id"),
+        Index("ix_audit_entries_at", "at"),
     )
 
     id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)

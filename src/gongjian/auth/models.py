@@ -8,10 +8,10 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gongjian.auth.choices import ACCOUNT_ROLES, Role, SessionEnd
-from gongjian.db import Base, Timestamped, check_in, utcnow
+from gongjian.db import Base, Timestamped, Versioned, check_in, utcnow
 
 
-class User(Timestamped, Base):
+class User(Timestamped, Versioned, Base):
     """A person who signs in. A ``town`` user belongs to exactly one town."""
 
     __tablename__ = "users"

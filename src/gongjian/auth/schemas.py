@@ -5,10 +5,10 @@ import datetime as dt
 from pydantic import BaseModel, Field
 
 from gongjian.auth.choices import Role
-from gongjian.schemas import ReadModel
+from gongjian.schemas import VersionedRead
 
 
-class UserRead(ReadModel):
+class UserRead(VersionedRead):
     """An account as the admin sees it."""
 
     username: str

@@ -9,9 +9,10 @@ import hmac
 import secrets
 from functools import cache
 
-from sqlalchemy import ColumnElement, and_, delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, and_, delete, func, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from gongjian.audit.chain import record, snapshot
 from gongjian.auth.actors import Actor
@@ -21,7 +22,7 @@ from gongjian.auth.passwords import MIN_LENGTH, hash_password, verify_password
 from gongjian.auth.permissions import authorize
 from gongjian.config import get_settings
 from gongjian.db import utcnow
-from gongjian.errors import Conflict, GongjianError, Invalid, NotFound, Problem
+from gongjian.errors import Conflict, GongjianError, Invalid, NotFound, Problem, StaleVersion
 from gongjian.periods import city_zone
 from gongjian.towns.services import find_town
 
@@ -117,11 +118,24 @@ def set_password(session: Session, *, actor: Actor, username: str, password: str
     )
 
 
-def set_active(session: Session, *, actor: Actor, username: str, active: bool) -> User:
+def set_active(
+    session: Session, *, actor: Actor, username: str, active: bool, version: int | None = None
+) -> User:
     """Enable or disable an account; disabling it ends its open web sessions. An admin
-    may not disable their own account (nobody would be left to enable it)."""
+    may not disable their own account (nobody would be left to enable it). ``version``:
+    the version of the account the decision is based on (``StaleVersion`` naming its
+    public fields when it is at another now)."""
     authorize(session, actor, Action.change, "user", record_id=username)
     user = get_user(session, username)
+    if version is not None and version != user.version:
+        raise StaleVersion(
+            resource="user",
+            label="用户账号",
+            code=username,
+            sent=version,
+            current=user.version,
+            record=_public(user),
+        )
     if not active and actor.user_id is not None and actor.user_id == user.id:
         raise Conflict("不能停用自己的账号")
     before = _public(user)
@@ -430,8 +444,24 @@ def resume_session(
         session.commit()
         return None
     if now - web_session.last_seen_at >= LAST_SEEN_EVERY:
-        web_session.last_seen_at = now
+        _touch(session, web_session, now)
     return web_session, user
+
+
+def _touch(session: Session, web_session: WebSession, now: dt.datetime) -> None:
+    """Note that ``web_session`` was seen at ``now``, in a transaction of its own that
+    commits at once: the request's own transaction then stays read-only, so reading a
+    page never holds SQLite's write lock while the page renders. Best effort: when the
+    database is busy, the note waits for the next request (the idle timeout is exact to
+    within ``LAST_SEEN_EVERY`` anyway)."""
+    try:
+        with Session(session.get_bind()) as own, own.begin():
+            own.execute(
+                update(WebSession).where(WebSession.id == web_session.id).values(last_seen_at=now)
+            )
+    except OperationalError:
+        return
+    set_committed_value(web_session, "last_seen_at", now)
 
 
 def end_session(

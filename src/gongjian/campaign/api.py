@@ -3,7 +3,7 @@
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy.orm import Session
 
 from gongjian.campaign import batches, commitments, dispatch, projects, scoring
@@ -54,6 +54,7 @@ from gongjian.schemas import Page, Paging
 from gongjian.towns.models import Town
 from gongjian.towns.services import find_town
 from gongjian.web.deps import ActorDep, SessionDep
+from gongjian.web.records_api import changes_of, tag_version
 
 router = APIRouter(tags=["campaign"])
 
@@ -145,19 +146,27 @@ def add_project(body: ProjectCreate, session: SessionDep, actor: ActorDep) -> Pr
 
 
 @router.get("/projects/{code}", response_model=ProjectDetailRead, summary="项目详情")
-def get_project(code: str, session: SessionDep, actor: ActorDep) -> ProjectDetailRead:
+def get_project(
+    code: str, session: SessionDep, actor: ActorDep, response: Response
+) -> ProjectDetailRead:
     """A project with its history, the state it may move to, its rivers or parcels and
-    its batches."""
-    return _detail(projects.get_project(session, actor=actor, code=code))
+    its batches; its version is also the ``ETag``."""
+    found = projects.get_project(session, actor=actor, code=code)
+    tag_version(response, found.project.version)
+    return _detail(found)
 
 
 @router.patch("/projects/{code}", response_model=ProjectRead, summary="修改项目")
 def update_project(
-    code: str, body: ProjectUpdate, session: SessionDep, actor: ActorDep
+    code: str, body: ProjectUpdate, session: SessionDep, actor: ActorDep, response: Response
 ) -> ProjectRead:
-    """Change the fields sent of a project (states change through ``/state``)."""
-    changes = body.model_dump(exclude_unset=True)
-    project = projects.update_project(session, actor=actor, code=code, changes=changes)
+    """Change the fields sent of a project (states change through ``/state``), based on
+    the ``version`` read (409 with both versions when someone changed it since)."""
+    changes, version = changes_of(body)
+    project = projects.update_project(
+        session, actor=actor, code=code, changes=changes, version=version
+    )
+    tag_version(response, project.version)
     return ProjectRead.model_validate(project)
 
 

@@ -314,6 +314,7 @@ def set_targets(
     if problems:
         raise Invalid(f"{describe(commitment)}的目标有误，未修改", problems)
     before = _state(commitment)
+    commitment.updated_at = utcnow()  # its targets change: so do its time and version
     stored = {target.indicator: target for target in commitment.targets}
     for key, value in targets.items():
         if value is None:

@@ -32,6 +32,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action
@@ -55,7 +56,7 @@ from gongjian.campaign.rules import (
 from gongjian.errors import Conflict, Invalid, NotFound, Problem
 from gongjian.kpi.services import Figures
 from gongjian.periods import today
-from gongjian.records import write_added
+from gongjian.records import flush_versioned, write_added
 from gongjian.towns.models import Town
 from gongjian.towns.services import find_town
 
@@ -321,6 +322,10 @@ def record_dispatch(
                 f"干部“{found.code}”（{found.name}）{other.from_on} 至 {until} 已下派到"
                 f"{other_town.name}（{other.role}），时间重叠"
             )
+    # Recording a dispatch moves the cadre's version: of two dispatches of one cadre
+    # checked for overlap at the same time, the second is refused (409), not both kept.
+    flag_modified(found, "code")
+    flush_versioned(session, found, resource="cadre", code=found.code, sent=None)
     dispatch = Dispatch(
         cadre_id=found.id, town_id=found_town.id, from_on=from_on, to_on=to_on, role=text
     )

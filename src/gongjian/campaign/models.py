@@ -20,6 +20,7 @@ from gongjian.db import (
     Base,
     StateChangeColumns,
     Timestamped,
+    Versioned,
     check_in,
     check_non_negative,
     utcnow,
@@ -57,7 +58,7 @@ plan_measure_projects = Table(
 )
 
 
-class Project(ImportedFrom, Timestamped, Base):
+class Project(ImportedFrom, Timestamped, Versioned, Base):
     """A project of either campaign, delivered by a town, with the quantities it reports."""
 
     __tablename__ = "projects"
@@ -117,7 +118,7 @@ class ProjectStateChange(StateChangeColumns, Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
 
 
-class Batch(Timestamped, Base):
+class Batch(Timestamped, Versioned, Base):
     """A concentrated start or demolition event grouping projects (集中开工/集中拆除)."""
 
     __tablename__ = "batches"
@@ -131,7 +132,7 @@ class Batch(Timestamped, Base):
     projects: Mapped[list[Project]] = relationship(secondary=batch_projects)
 
 
-class Commitment(ImportedFrom, Timestamped, Base):
+class Commitment(ImportedFrom, Timestamped, Versioned, Base):
     """A town's annual commitment letter (承诺书) for one campaign; locked once the city
     has signed it off."""
 
@@ -168,7 +169,7 @@ class CommitmentTarget(Base):
     commitment: Mapped[Commitment] = relationship(back_populates="targets")
 
 
-class Cadre(Base):
+class Cadre(Versioned, Base):
     """A cadre (干部) who can be sent down to a town."""
 
     __tablename__ = "cadres"

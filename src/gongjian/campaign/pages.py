@@ -51,7 +51,7 @@ from gongjian.campaign.scoring import (
     standings,
 )
 from gongjian.campaign.services import PROJECTS
-from gongjian.errors import Conflict, Invalid, NotFound
+from gongjian.errors import Conflict, Invalid, NotFound, StaleVersion
 from gongjian.periods import Period, parse_period, period_of, today
 from gongjian.renewal.pages import (
     PAGE_SIZE,
@@ -69,6 +69,7 @@ from gongjian.renewal.pages import (
 )
 from gongjian.renewal.services import authorize_town_view, scoped_town, town_scope
 from gongjian.towns.services import list_towns
+from gongjian.web.conflicts import conflict_page, move_rows
 from gongjian.web.deps import PageActor, SessionDep
 from gongjian.web.templating import render
 
@@ -199,9 +200,12 @@ def project_state(
     to_state: Annotated[str, Form()] = "",
     on: Annotated[str, Form()] = "",
     reason: Annotated[str, Form(max_length=2000)] = "",
+    version: Annotated[int | None, Form(ge=1)] = None,
 ) -> Response:
     """Move the project to its next state on a day (its town or the city; 已验收 the city
-    only); a refusal shows the page again with its reason beside the form."""
+    only); a refusal shows the page again with its reason beside the form. The form
+    carries the version of the project it was shown with: when someone changed the
+    project since, the answer is the conflict page (409) and nothing is written."""
     form = {"to_state": to_state, "on": on, "reason": reason}
     problems: dict[str, list[str]] = {}
     target = form_choice(ProjectState, to_state, "to_state", problems)
@@ -212,7 +216,20 @@ def project_state(
         )
     try:
         change_project_state(
-            session, actor=actor, code=code, to_state=target, on=day, reason=reason
+            session,
+            actor=actor,
+            code=code,
+            to_state=target,
+            on=day,
+            reason=reason,
+            version=version,
+        )
+    except StaleVersion as exc:
+        return conflict_page(
+            request,
+            exc,
+            back=f"/projects/{quote(code, safe='')}",
+            rows=move_rows(target, ProjectState(exc.record["state"]), on, reason),
         )
     except Invalid as exc:
         return _project_page(

@@ -58,7 +58,14 @@ from gongjian.checks import amount_problems, cents, text_problems
 from gongjian.errors import Conflict, Invalid, NotFound, Problem
 from gongjian.kpi.services import state_as_of
 from gongjian.periods import today
-from gongjian.records import add_record, change_record, list_records, narrowed, read_record
+from gongjian.records import (
+    add_record,
+    change_record,
+    check_version,
+    list_records,
+    narrowed,
+    read_record,
+)
 from gongjian.renewal.models import Parcel
 from gongjian.renewal.services import authorize_town_view, wanted_states
 from gongjian.states import day_problems, move_detail, write_change
@@ -671,11 +678,17 @@ def add_project(
 
 
 def update_project(
-    session: Session, *, actor: Actor, code: str, changes: Mapping[str, Any]
+    session: Session,
+    *,
+    actor: Actor,
+    code: str,
+    changes: Mapping[str, Any],
+    version: int | None = None,
 ) -> Project:
     """Change the fields given of a project (``EDITABLE``), with the same checks as
     ``add_project``: its kind's quantities only, planned end not before planned start
-    (the stored dates count for the one not given). Audited with before and after."""
+    (the stored dates count for the one not given). Audited with before and after.
+    ``version``: the version the change is based on (``StaleVersion`` when stale)."""
     project = writable_project(session, actor, code)
     kind = ProjectKind(project.kind)
     unknown = sorted(set(changes) - EDITABLE)
@@ -690,7 +703,9 @@ def update_project(
     )
     if problems:
         raise Invalid(f"项目“{project.code}”的修改有误，未修改", problems)
-    return change_record(session, PROJECTS, actor=actor, code=code, changes=_cleaned(known))
+    return change_record(
+        session, PROJECTS, actor=actor, code=code, changes=_cleaned(known), version=version
+    )
 
 
 def change_project_state(
@@ -701,9 +716,11 @@ def change_project_state(
     to_state: ProjectState,
     on: dt.date,
     reason: str | None = None,
+    version: int | None = None,
 ) -> ProjectStateChange:
     """Move the project to ``to_state`` on day ``on`` (city time), if that is its next
-    state (``Conflict`` naming the allowed next state otherwise).
+    state (``Conflict`` naming the allowed next state otherwise). ``version``: the
+    version of the project the move is based on (``StaleVersion`` when it is at another).
 
     已开工 (started) sets ``actual_start_on`` to the day when it is not set yet; 已完工
     (completed) sets ``actual_end_on`` to the day. 已验收 (accepted) is the city's
@@ -724,6 +741,7 @@ def change_project_state(
             town_id=project.town_id,
             record_id=project.code,
         )
+    check_version(project, resource=PROJECTS.resource, code=project.code, sent=version)
     current = ProjectState(project.state)
     if to_state not in next_project_states(current):
         raise Conflict(project_refusal(project.code, current, to_state))

@@ -16,10 +16,10 @@ from gongjian.campaign.choices import (
     ProjectState,
 )
 from gongjian.campaign.rules import INDICATORS, rounded
-from gongjian.schemas import ReadModel, UpdateModel
+from gongjian.schemas import ReadModel, UpdateModel, VersionedRead
 
 
-class ProjectRead(ReadModel):
+class ProjectRead(VersionedRead):
     """A project as listed and shown."""
 
     code: str
@@ -94,6 +94,9 @@ class ProjectStateChangeCreate(BaseModel):
     to_state: ProjectState
     on: dt.date
     reason: str | None = Field(default=None, max_length=500)
+    version: int | None = Field(
+        default=None, ge=1, description="所依据的记录版本（可选）；填写时须为当前版本，否则 409"
+    )
 
 
 class ProjectStateChangeRead(ReadModel):

@@ -19,6 +19,7 @@ from gongjian.cli.grade import register as register_grade_file
 from gongjian.cli.imports import app as imports_app
 from gongjian.cli.leases import register as register_leases
 from gongjian.cli.parcels import app as parcels_app
+from gongjian.cli.portal import app as portal_app
 from gongjian.cli.projects import register as register_projects
 from gongjian.cli.reports import app as reports_app
 from gongjian.cli.reserve import register as register_reserve
@@ -45,6 +46,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(imports_app, name="import")
 app.add_typer(parcels_app, name="parcel")
+app.add_typer(portal_app, name="portal")
 app.add_typer(reports_app, name="report")
 
 KPI_LABELS = {

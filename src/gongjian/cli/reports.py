@@ -53,3 +53,38 @@ def briefing(
             f"字体替代：本机未安装“{found.official}”，PDF 中以“{found.used}”代替"
             "（.docx 仍指定原字体，收文方 Word 按原字体显示）"
         )
+
+
+@command(app, "publish")
+def publish(
+    period: Annotated[
+        str, typer.Option("--period", help="时段：2023-01（月）或 2023-W05（ISO 周）")
+    ],
+    campaign: Annotated[
+        str, typer.Option("--campaign", help="renewal（工改）、water（治水）或 both（两者）")
+    ] = "both",
+    corrects: Annotated[
+        int | None, typer.Option("--corrects", help="更正已发布的第 ID 号通报")
+    ] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="更正原因（与 --corrects 同用）")
+    ] = None,
+) -> None:
+    """把某时段的通报发布到公众门户：发布时计算并随通报保存其全部数字，此后不随记录变化；
+    更正须另发一期通报，写明更正的通报和原因。"""
+    from gongjian.reports.briefings import parse_campaigns
+    from gongjian.reports.publishing import publish_briefing
+
+    chosen = parse_campaigns(campaign)
+    when = parse_period(period, field="--period")
+    with session() as db:
+        briefing = publish_briefing(
+            db,
+            actor=operator(),
+            period=when,
+            campaigns=chosen,
+            corrects_id=corrects,
+            reason=reason,
+        )
+        number, title = briefing.id, briefing.title
+    console.print(f"已发布第{number}号通报：{title}（公众门户 /portal/briefings/{number}）")

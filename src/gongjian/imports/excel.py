@@ -36,11 +36,13 @@ import csv
 import datetime as dt
 import io
 import re
+import unicodedata
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -389,9 +391,20 @@ def _read_csv(path: Path, *, name: str) -> Table:
 
 
 @dataclass(frozen=True)
+class Sheet:
+    """A small sheet beside the data (an export's 筛选条件): its name and its lines, the
+    first one bold; texts neutralised like the data's, columns fitted to their content."""
+
+    name: str
+    lines: Sequence[Sequence[Any]]
+
+
+@dataclass(frozen=True)
 class Layout:
-    """How a list's data sheet looks: its name, headers, column widths, the drop-down
-    lists of some columns (by index), and the instructions sheet."""
+    """How a list's data sheet looks: its name, headers, the narrowest width of each
+    column (widened to fit the first ``FIT_ROWS`` rows), the drop-down lists of some
+    columns (by index), the small sheets written after it (``extra``), and the
+    instructions sheet (none when ``notes`` is empty)."""
 
     sheet: str
     headers: Sequence[str]
@@ -399,6 +412,39 @@ class Layout:
     choices: dict[int, Sequence[str]]
     notes_sheet: str
     notes: Sequence[Sequence[str]]
+    extra: Sequence[Sheet] = ()
+
+
+FIT_ROWS = 1000
+"""Rows read to fit the data sheet's column widths (the rest stream after them)."""
+WIDTH_MAX = 60
+"""Widest column a fitted sheet gets, in character widths."""
+
+
+def text_width(value: Any) -> int:
+    """How wide ``value`` shows in a cell, in character widths: CJK (wide and full-width)
+    characters count double."""
+    if value is None:
+        return 0
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return len(DATE_FORMAT)
+    text = csv_text(value)
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
+def fitted_widths(
+    floors: Sequence[int], lines: Iterable[Sequence[Any]], columns: int | None = None
+) -> list[int]:
+    """Column widths that fit ``lines`` (two characters of margin, at most ``WIDTH_MAX``),
+    at least ``floors``; a header's width counts like a value's."""
+    count = max(columns or 0, len(floors))
+    widths = [*floors, *([0] * (count - len(floors)))]
+    for line in lines:
+        for index, value in enumerate(line):
+            if index >= len(widths):
+                widths.append(0)
+            widths[index] = max(widths[index], min(WIDTH_MAX, text_width(value) + 2))
+    return widths
 
 
 def _validation_formula(options: Sequence[str]) -> str:
@@ -409,8 +455,10 @@ def _validation_formula(options: Sequence[str]) -> str:
 
 
 def write_xlsx(target: Path | IO[bytes], layout: Layout, rows: Iterable[Sequence[Any]]) -> None:
-    """Write a workbook: the data sheet (bold frozen header, drop-downs, ``rows`` below,
-    formula characters neutralised), then the instructions sheet. Streams (write-only)."""
+    """Write a workbook: the data sheet (bold frozen header, columns fitted to the header
+    and the first ``FIT_ROWS`` rows, drop-downs, ``rows`` below, formula characters
+    neutralised), then the small ``extra`` sheets, then the instructions sheet. Streams
+    (write-only) past the rows it fits to."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
@@ -419,7 +467,10 @@ def write_xlsx(target: Path | IO[bytes], layout: Layout, rows: Iterable[Sequence
     book = Workbook(write_only=True)
     sheet = book.create_sheet(layout.sheet)
     sheet.freeze_panes = "A2"
-    for index, width in enumerate(layout.widths, start=1):
+    remaining = iter(rows)
+    head = list(islice(remaining, FIT_ROWS))
+    widths = fitted_widths(layout.widths, [layout.headers, *head])
+    for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     for index, options in layout.choices.items():
         letter = get_column_letter(index + 1)
@@ -442,16 +493,36 @@ def write_xlsx(target: Path | IO[bytes], layout: Layout, rows: Iterable[Sequence
         cell.alignment = Alignment(wrap_text=True, vertical="center")
         header.append(cell)
     sheet.append(header)
-    for row in rows:
+    for row in chain(head, remaining):
         sheet.append([_xlsx_cell(sheet, value) for value in row])
-    notes = book.create_sheet(layout.notes_sheet)
-    notes.column_dimensions["A"].width = 24
-    for letter in "BCDE":
-        notes.column_dimensions[letter].width = 18
-    notes.column_dimensions["F"].width = 70
-    for line in layout.notes:
-        notes.append([_xlsx_cell(notes, value) for value in line])
+    for extra in layout.extra:
+        _write_sheet(book, extra, bold)
+    if layout.notes:
+        notes = book.create_sheet(layout.notes_sheet)
+        notes.column_dimensions["A"].width = 24
+        for letter in "BCDE":
+            notes.column_dimensions[letter].width = 18
+        notes.column_dimensions["F"].width = 70
+        for line in layout.notes:
+            notes.append([_xlsx_cell(notes, value) for value in line])
     book.save(target)
+
+
+def _write_sheet(book: Any, extra: Sheet, bold: Any) -> None:
+    """One of a layout's small sheets: fitted columns, its first line bold, frozen below it."""
+    from openpyxl.cell.cell import Cell
+
+    sheet = book.create_sheet(extra.name)
+    sheet.freeze_panes = "A2"
+    for index, width in enumerate(fitted_widths([], extra.lines), start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    for number, line in enumerate(extra.lines):
+        cells = [_xlsx_cell(sheet, value) for value in line]
+        if number == 0:
+            for cell in cells:
+                if isinstance(cell, Cell):
+                    cell.font = bold
+        sheet.append(cells)
 
 
 def _xlsx_cell(sheet: Any, value: Any) -> Any:

@@ -29,8 +29,8 @@ from gongjian.imports.api import (
     uploaded_file,
 )
 from gongjian.imports.excel import FileKind
-from gongjian.imports.exports import export_list, parse_filters, town_scoped
-from gongjian.imports.tasklists import LISTS, list_kind
+from gongjian.imports.exports import export_page
+from gongjian.imports.tasklists import LISTS
 from gongjian.imports.uploads import (
     SAMPLES,
     PendingUpload,
@@ -66,14 +66,17 @@ def _user_id(actor: Actor) -> int:
     return actor.user_id
 
 
+def _unplaced(text: str, upload: PendingUpload | None) -> str:
+    """``text`` without the server's folder of ``upload`` (importers name files by path)."""
+    return text.replace(f"{upload.folder}/", "") if upload is not None else text
+
+
 def _problem_rows(problems: list[Problem], upload: PendingUpload | None) -> list[dict[str, Any]]:
     """Problems as the table shows them: the file and the sheet apart (a workbook's
     problems name ``[file]sheet``), the server's folder never shown."""
     rows = []
     for problem in problems:
-        where = problem.file or ""
-        if upload is not None:
-            where = where.replace(f"{upload.folder}/", "")
+        where = _unplaced(problem.file or "", upload)
         sheet = None
         if where.startswith("[") and "]" in where:
             where, sheet = where[1:].split("]", 1)
@@ -84,7 +87,7 @@ def _problem_rows(problems: list[Problem], upload: PendingUpload | None) -> list
                 "row": problem.row,
                 "column": problem.column,
                 "value": problem.value,
-                "reason": problem.reason,
+                "reason": _unplaced(problem.reason, upload),
             }
         )
     return rows
@@ -121,7 +124,7 @@ def _page(
         samples=SAMPLES,
         max_mb=settings.upload_max_mb,
         pending_minutes=settings.upload_pending_minutes,
-        error=error.message if error else None,
+        error=_unplaced(error.message, upload) if error else None,
         problems=_problem_rows(problems, upload),
         outcome=outcome,
         upload=upload if outcome is not None else None,
@@ -275,18 +278,23 @@ def export_page_list(
     request: Request, kind: str, session: SessionDep, actor: PageActor, format: str = "xlsx"
 ) -> Response:
     """A list as .xlsx (default) or CSV (``format=csv``), with the filters of the list
-    page it came from (see ``exports.PAGE_FILTERS``): a town user's export holds their
-    own town's records only. Kinds that are not task lists are 404."""
-    importer = list_kind(kind)
+    page it came from (``exports.export_page``): the task lists, batches, the ranking,
+    the audit log, clusters and complaints; a town user's export holds their own town's
+    records only. Any other kind is 404."""
     try:
         file_kind = FileKind(format)
     except ValueError:
         raise Invalid(
             "导出格式无效", [Problem("可选：xlsx、csv", column="format", value=format)]
         ) from None
-    filters = parse_filters(kind, request.query_params.multi_items())
-    filters = town_scoped(session, actor=actor, filters=filters)
     buffer = io.BytesIO()
-    export_list(session, actor=actor, name=kind, target=buffer, kind=file_kind, filters=filters)
+    name, _ = export_page(
+        session,
+        actor=actor,
+        kind=kind,
+        params=request.query_params.multi_items(),
+        target=buffer,
+        file_kind=file_kind,
+    )
     media_type = XLSX_TYPE if file_kind is FileKind.xlsx else CSV_TYPE
-    return attachment(buffer.getvalue(), media_type, f"{importer.label}清单.{file_kind.value}")
+    return attachment(buffer.getvalue(), media_type, f"{name}.{file_kind.value}")

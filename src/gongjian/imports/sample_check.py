@@ -213,7 +213,25 @@ def _number(column: str, kind: str, places: int) -> NumberSql:
         f" THEN '{_too_many_places(places)}' END"
     )
     value = f"TRY_CAST({number} * {10**SCALE_PLACES} AS BIGINT)"
-    return NumberSql(f"{shown} IS NOT NULL", f"(({reason}) IS NOT NULL)", reason, shown, value)
+    bad = f"(({reason}) IS NOT NULL)"
+    if _is_text(kind):
+        # Nearly every cell is a plain decimal that fits the places kept: such a cell is
+        # only checked against the limits, and the regular expressions above run on the
+        # others alone.
+        inside = [f"{number} >= {limits.low}"] if limits.low is not None else []
+        if limits.high is not None:
+            inside.append(f"{number} <= {limits.high}")
+        plain = f"regexp_full_match({shown}, '{_plain(places)}')"
+        bad = f"(CASE WHEN {' AND '.join([plain, *inside])} THEN false ELSE {bad} END)"
+    return NumberSql(f"{shown} IS NOT NULL", bad, reason, shown, value)
+
+
+def _plain(places: int) -> str:
+    """A regular expression for the decimals every rule above lets through at once:
+    up to 9 digits before the point (below ``MAGNITUDE``), and after it up to ``places``
+    digits then zeros, 6 in all (``TOO_MANY_PLACES``)."""
+    fraction = r"\.0{1,6}" if places == 0 else rf"\.\d{{1,{places}}}0{{0,{6 - places}}}"
+    return rf"[+-]?\d{{1,9}}({fraction})?"
 
 
 def _too_many_places(places: int) -> str:

@@ -48,6 +48,7 @@ from sqlalchemy import Select, Table, delete, func, insert, select, update
 from sqlalchemy import text as sql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from gongjian.audit.chain import canonical_json, entry_hash, record
 from gongjian.audit.models import AuditEntry, AuditHead
@@ -67,7 +68,7 @@ from gongjian.choices import LabeledChoice
 from gongjian.config import get_settings
 from gongjian.db import Base, utcnow
 from gongjian.db_errors import explain
-from gongjian.errors import Invalid, NotFound, Problem
+from gongjian.errors import Conflict, Invalid, NotFound, Problem
 from gongjian.geo.choices import InputCrs
 from gongjian.imports.base import BaseImporter, ImportResult, Progress, file_sha256
 from gongjian.imports.excel import (
@@ -688,6 +689,10 @@ class TaskListImporter(BaseImporter):
                 self.write(run.id)
         except IntegrityError as exc:
             raise explain(exc) from exc
+        except StaleDataError as exc:
+            raise Conflict(
+                f"导入{self.label}清单期间，有要更新的记录被他人修改，整个文件未导入：请重新导入"
+            ) from exc
         self._expire()
         self.progress(self.step, 3, 3)
         return TaskListResult(
@@ -1066,6 +1071,7 @@ class CodedListImporter(TaskListImporter):
                     after,
                     before={k: current.get(k) for k in after},
                     record_id=current["id"],
+                    extra={"version": current["version"]},
                 )
             )
 
@@ -1158,11 +1164,14 @@ class CodedListImporter(TaskListImporter):
         for planned in self.changes:
             values = {k: v for k, v in planned.values.items() if k not in self.links}
             values.update(planned.extra.get("columns", {}))
-            values.update(id=planned.record_id, import_id=import_id)
+            values.update(
+                id=planned.record_id, import_id=import_id, version=planned.extra["version"]
+            )
             if self.timestamped:
                 values["updated_at"] = self.now
             by_keys[tuple(sorted(values))].append(values)
         for batch in by_keys.values():
+            # the version read: each row is updated only if still at it, and bumped
             self.session.execute(update(self.model), batch)
         self.write_links()
         if self.state is not None:
@@ -2381,6 +2390,7 @@ class CommitmentListImporter(TaskListImporter):
                 "id": letter.record_id,
                 "import_id": import_id,
                 "updated_at": self.now,
+                "version": letter.stored["version"],
                 **({"signed_on": letter.signed_on} if id(letter) in signed else {}),
             }
             for key, letter in self.letters.items()

@@ -27,6 +27,8 @@ from gongjian.errors import Invalid, NotFound, Problem
 from gongjian.periods import city_zone, today
 from gongjian.portal import services
 from gongjian.portal.choices import DisplayMode
+from gongjian.reports.pages import docx_download
+from gongjian.reports.publishing import published_briefing
 from gongjian.water.choices import ComplaintCategory, Grade, MeasureState, RemediationState
 from gongjian.water.priorities import COMPLAINT_DAYS
 from gongjian.web import csrf
@@ -140,6 +142,24 @@ def portal_river(request: Request, session: SessionDep, river_id: int) -> Respon
     except NotFound as exc:
         return _not_found(request, exc.message)
     return _page(request, "portal/river.html", river=river, complaint_days=COMPLAINT_DAYS)
+
+
+@router.get("/portal/briefings/{briefing_id}.docx")
+def portal_briefing_docx(session: SessionDep, briefing_id: int) -> Response:
+    """The .docx of a published briefing, rendered from the data it was published with."""
+    shown, data = published_briefing(session, actor=Actor.public(), briefing_id=briefing_id)
+    return docx_download(data, f"{shown.title}.docx")
+
+
+@router.get("/portal/briefings/{briefing_id}", response_class=HTMLResponse)
+def portal_briefing(request: Request, session: SessionDep, briefing_id: int) -> Response:
+    """A published briefing as it was published (its stored figures, never recomputed),
+    with its .docx; an unpublished one is not found, like a missing one."""
+    try:
+        shown, data = published_briefing(session, actor=Actor.public(), briefing_id=briefing_id)
+    except NotFound as exc:
+        return _not_found(request, exc.message)
+    return _page(request, "portal/briefing.html", briefing=shown, data=data)
 
 
 @dataclass

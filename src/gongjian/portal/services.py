@@ -194,6 +194,7 @@ class RiverStatus:
 class PublishedBriefing:
     """A briefing (通报) the city has published."""
 
+    id: int
     title: str
     period: str
     published_on: dt.date
@@ -475,7 +476,9 @@ def published_briefings(session: Session, *, actor: Actor) -> list[PublishedBrie
         stmt.order_by(Briefing.published_at.desc(), Briefing.id.desc()).limit(BRIEFINGS_SHOWN)
     )
     return [
-        PublishedBriefing(title=b.title, period=b.period, published_on=_city_day(b.published_at))
+        PublishedBriefing(
+            id=b.id, title=b.title, period=b.period, published_on=_city_day(b.published_at)
+        )
         for b in found
         if b.published_at is not None
     ]

@@ -4,7 +4,7 @@ figures, identification, before and after."""
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from gongjian.config import get_settings
 from gongjian.periods import parse_as_of
@@ -54,7 +54,7 @@ from gongjian.renewal.schemas import (
 from gongjian.schemas import Page, Paging
 from gongjian.towns.services import find_town
 from gongjian.web.deps import ActorDep, SessionDep
-from gongjian.web.records_api import record_routes
+from gongjian.web.records_api import changes_of, record_routes, tag_version
 
 router = APIRouter(tags=["renewal"])
 record_routes(router, services.PARCELS, "/parcels", ParcelRead, ParcelUpdate)
@@ -245,9 +245,13 @@ def theme_park_summary(session: SessionDep, actor: ActorDep) -> list[ThemeParkSu
 
 
 @router.get("/theme-parks/{code}", response_model=ThemeParkRead, summary="主题产业园详情")
-def get_theme_park(code: str, session: SessionDep, actor: ActorDep) -> ThemeParkRead:
-    """One theme park."""
-    return ThemeParkRead.model_validate(enterprises.get_theme_park(session, actor=actor, code=code))
+def get_theme_park(
+    code: str, session: SessionDep, actor: ActorDep, response: Response
+) -> ThemeParkRead:
+    """One theme park; its version is also the ``ETag``."""
+    found = enterprises.get_theme_park(session, actor=actor, code=code)
+    tag_version(response, found.version)
+    return ThemeParkRead.model_validate(found)
 
 
 @router.post("/theme-parks", response_model=ThemeParkRead, status_code=201)
@@ -259,11 +263,15 @@ def add_theme_park(body: ThemeParkCreate, session: SessionDep, actor: ActorDep) 
 
 @router.patch("/theme-parks/{code}", response_model=ThemeParkRead)
 def update_theme_park(
-    code: str, body: ThemeParkUpdate, session: SessionDep, actor: ActorDep
+    code: str, body: ThemeParkUpdate, session: SessionDep, actor: ActorDep, response: Response
 ) -> ThemeParkRead:
-    """Change a theme park's name or theme (the city only)."""
-    changes = body.model_dump(exclude_unset=True)
-    park = enterprises.update_theme_park(session, actor=actor, code=code, changes=changes)
+    """Change a theme park's name or theme (the city only), based on the ``version``
+    read (409 with both versions when someone changed it since)."""
+    changes, version = changes_of(body)
+    park = enterprises.update_theme_park(
+        session, actor=actor, code=code, changes=changes, version=version
+    )
+    tag_version(response, park.version)
     return ThemeParkRead.model_validate(park)
 
 
@@ -292,9 +300,12 @@ def list_enterprises(
 
 
 @router.get("/enterprises/{code}", response_model=EnterpriseRead, summary="企业详情")
-def get_enterprise(code: str, session: SessionDep, actor: ActorDep) -> EnterpriseRead:
-    """One enterprise."""
+def get_enterprise(
+    code: str, session: SessionDep, actor: ActorDep, response: Response
+) -> EnterpriseRead:
+    """One enterprise; its version is also the ``ETag``."""
     found = enterprises.get_enterprise(session, actor=actor, code=code)
+    tag_version(response, found.version)
     return EnterpriseRead.model_validate(found)
 
 
@@ -307,11 +318,15 @@ def add_enterprise(body: EnterpriseCreate, session: SessionDep, actor: ActorDep)
 
 @router.patch("/enterprises/{code}", response_model=EnterpriseRead)
 def update_enterprise(
-    code: str, body: EnterpriseUpdate, session: SessionDep, actor: ActorDep
+    code: str, body: EnterpriseUpdate, session: SessionDep, actor: ActorDep, response: Response
 ) -> EnterpriseRead:
-    """Change the fields sent of an enterprise."""
-    changes = body.model_dump(exclude_unset=True)
-    found = enterprises.update_enterprise(session, actor=actor, code=code, changes=changes)
+    """Change the fields sent of an enterprise, based on the ``version`` read (409 with
+    both versions when someone changed it since)."""
+    changes, version = changes_of(body)
+    found = enterprises.update_enterprise(
+        session, actor=actor, code=code, changes=changes, version=version
+    )
+    tag_version(response, found.version)
     return EnterpriseRead.model_validate(found)
 
 
@@ -409,9 +424,14 @@ def sublease_flags(
 
 
 @router.get("/leases/{code}", response_model=LeaseDetailRead, summary="租赁详情")
-def get_lease(code: str, session: SessionDep, actor: ActorDep) -> LeaseDetailRead:
-    """A lease with its chain up to the original lease and its subleases."""
-    return LeaseDetailRead.model_validate(leases.get_lease(session, actor=actor, code=code))
+def get_lease(
+    code: str, session: SessionDep, actor: ActorDep, response: Response
+) -> LeaseDetailRead:
+    """A lease with its chain up to the original lease and its subleases; its version
+    is also the ``ETag``."""
+    found = leases.get_lease(session, actor=actor, code=code)
+    tag_version(response, found.version)
+    return LeaseDetailRead.model_validate(found)
 
 
 @router.post("/leases", response_model=LeaseRead, status_code=201)
@@ -421,12 +441,15 @@ def add_lease(body: LeaseCreate, session: SessionDep, actor: ActorDep) -> LeaseR
 
 
 @router.patch("/leases/{code}", response_model=LeaseRead)
-def update_lease(code: str, body: LeaseUpdate, session: SessionDep, actor: ActorDep) -> LeaseRead:
-    """Change the fields sent of a lease (a new parent may not close a loop)."""
-    changes = body.model_dump(exclude_unset=True)
-    return LeaseRead.model_validate(
-        leases.update_lease(session, actor=actor, code=code, changes=changes)
-    )
+def update_lease(
+    code: str, body: LeaseUpdate, session: SessionDep, actor: ActorDep, response: Response
+) -> LeaseRead:
+    """Change the fields sent of a lease (a new parent may not close a loop), based on
+    the ``version`` read (409 with both versions when someone changed it since)."""
+    changes, version = changes_of(body)
+    found = leases.update_lease(session, actor=actor, code=code, changes=changes, version=version)
+    tag_version(response, found.version)
+    return LeaseRead.model_validate(found)
 
 
 @router.get("/rents/index", response_model=list[RentIndexRead])

@@ -90,9 +90,15 @@ def add_theme_park(
 
 
 def update_theme_park(
-    session: Session, *, actor: Actor, code: str, changes: dict[str, Any]
+    session: Session,
+    *,
+    actor: Actor,
+    code: str,
+    changes: dict[str, Any],
+    version: int | None = None,
 ) -> ThemePark:
-    """Change a theme park's ``name`` or ``theme`` (the city only)."""
+    """Change a theme park's ``name`` or ``theme`` (the city only), based on its
+    ``version`` (``StaleVersion`` when stale)."""
     authorize(session, actor, Action.change, THEME_PARKS.resource, record_id=code)
     unknown = sorted(set(changes) - {"name", "theme"})
     problems = [Problem("不能修改此项", column=column) for column in unknown]
@@ -100,7 +106,9 @@ def update_theme_park(
     if problems:
         raise Invalid("主题产业园信息有误", problems)
     cleaned = {column: value.strip() for column, value in changes.items()}
-    return change_record(session, THEME_PARKS, actor=actor, code=code, changes=cleaned)
+    return change_record(
+        session, THEME_PARKS, actor=actor, code=code, changes=cleaned, version=version
+    )
 
 
 @dataclass(frozen=True)
@@ -194,6 +202,7 @@ class EnterpriseView:
     investment_wan: Decimal
     actual_investment_wan: Decimal | None
     jobs: int | None
+    version: int
 
     @property
     def signed(self) -> bool:
@@ -227,6 +236,7 @@ def enterprise_views(session: Session, rows: list[Enterprise]) -> list[Enterpris
             investment_wan=row.investment_wan,
             actual_investment_wan=row.actual_investment_wan,
             jobs=row.jobs,
+            version=row.version,
         )
         for row in rows
     ]
@@ -540,11 +550,17 @@ code; ``parcel`` and ``theme_park`` may be set to ``None``)."""
 
 
 def update_enterprise(
-    session: Session, *, actor: Actor, code: str, changes: dict[str, Any]
+    session: Session,
+    *,
+    actor: Actor,
+    code: str,
+    changes: dict[str, Any],
+    version: int | None = None,
 ) -> EnterpriseView:
     """Change the fields of ``changes`` (keys of ``ENTERPRISE_FIELDS``) of enterprise
     ``code``, checked as when adding; moving it to another town needs the right to write
-    in both towns. Before and after go to the audit log."""
+    in both towns. Before and after go to the audit log. ``version``: the version the
+    change is based on (``StaleVersion`` when stale)."""
     authorize_some(session, actor, Action.change, ENTERPRISES.resource, record_id=code)
     current = read_record(session, ENTERPRISES, actor=actor, code=code)
     authorize(
@@ -576,5 +592,7 @@ def update_enterprise(
     if "industry" in columns:
         columns["industry"] = columns["industry"] or None
     columns.update(placed)
-    changed = change_record(session, ENTERPRISES, actor=actor, code=code, changes=columns)
+    changed = change_record(
+        session, ENTERPRISES, actor=actor, code=code, changes=columns, version=version
+    )
     return enterprise_views(session, [changed])[0]

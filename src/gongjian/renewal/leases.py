@@ -81,6 +81,7 @@ class LeaseView:
     rent_yuan_m2_month: Decimal
     start_on: dt.date
     end_on: dt.date | None
+    version: int
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ def lease_views(session: Session, rows: list[Lease]) -> list[LeaseView]:
             rent_yuan_m2_month=row.rent_yuan_m2_month,
             start_on=row.start_on,
             end_on=row.end_on,
+            version=row.version,
         )
         for row in rows
     ]
@@ -381,13 +383,19 @@ set to ``None``, making the lease an original one)."""
 
 
 def update_lease(
-    session: Session, *, actor: Actor, code: str, changes: dict[str, Any]
+    session: Session,
+    *,
+    actor: Actor,
+    code: str,
+    changes: dict[str, Any],
+    version: int | None = None,
 ) -> LeaseView:
     """Change the fields of ``changes`` (keys of ``LEASE_FIELDS``) of lease ``code``.
 
     Checked as when adding, and more: a new parent may not close a loop of parent links
     (the loop is named), a lease with subleases keeps its parcel and at least the area
-    of its largest sublease. Before and after go to the audit log.
+    of its largest sublease. Before and after go to the audit log. ``version``: the
+    version the change is based on (``StaleVersion`` when stale).
     """
     authorize_some(session, actor, Action.change, LEASES.resource, record_id=code)
     lease = read_record(session, LEASES, actor=actor, code=code)
@@ -468,7 +476,9 @@ def update_lease(
         columns.update(parcel_id=on.id, town_id=on.town_id)
     if "parent" in changes:
         columns["parent_lease_id"] = above.id if above else None
-    changed = change_record(session, LEASES, actor=actor, code=code, changes=columns)
+    changed = change_record(
+        session, LEASES, actor=actor, code=code, changes=columns, version=version
+    )
     return lease_views(session, [changed])[0]
 
 

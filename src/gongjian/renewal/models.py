@@ -13,6 +13,7 @@ from gongjian.db import (
     Base,
     StateChangeColumns,
     Timestamped,
+    Versioned,
     check_in,
     check_non_negative,
     utcnow,
@@ -29,7 +30,7 @@ from gongjian.renewal.choices import (
 from gongjian.towns.models import Town
 
 
-class ThemePark(Base):
+class ThemePark(Versioned, Base):
     """One of the city's modern theme industrial parks (主题产业园)."""
 
     __tablename__ = "theme_parks"
@@ -40,7 +41,7 @@ class ThemePark(Base):
     theme: Mapped[str] = mapped_column(String(80), comment="industry theme, e.g. 高端装备")
 
 
-class Park(Timestamped, Base):
+class Park(Timestamped, Versioned, Base):
     """A low-efficiency village or town industrial park (村镇低效工业园)."""
 
     __tablename__ = "parks"
@@ -54,7 +55,7 @@ class Park(Timestamped, Base):
     geometry: Mapped[dict[str, Any] | None] = mapped_column(comment="GeoJSON, EPSG:4326")
 
 
-class Parcel(ImportedFrom, Timestamped, Base):
+class Parcel(ImportedFrom, Timestamped, Versioned, Base):
     """A parcel (地块) of a park: its land, its performance and its renewal state."""
 
     __tablename__ = "parcels"
@@ -134,7 +135,7 @@ class ParcelStateChange(StateChangeColumns, Base):
     parcel_id: Mapped[int] = mapped_column(ForeignKey("parcels.id", ondelete="CASCADE"))
 
 
-class Enterprise(ImportedFrom, Timestamped, Base):
+class Enterprise(ImportedFrom, Timestamped, Versioned, Base):
     """An enterprise newly attracted (新招引) or expanding (增资扩产) on renewed land.
 
     It counts in the renewal KPIs from the day its agreement is signed.
@@ -162,7 +163,7 @@ class Enterprise(ImportedFrom, Timestamped, Base):
     jobs: Mapped[int | None]
 
 
-class Lease(ImportedFrom, Timestamped, Base):
+class Lease(ImportedFrom, Timestamped, Versioned, Base):
     """A lease of land or building space; a sublease names its parent lease (二房东)."""
 
     __tablename__ = "leases"
@@ -186,7 +187,7 @@ class Lease(ImportedFrom, Timestamped, Base):
     end_on: Mapped[dt.date | None]
 
 
-class ReserveEntry(Base):
+class ReserveEntry(Versioned, Base):
     """An entry of the land-reserve ledger: land reserved on account (挂账收储) or a
     release when the land is supplied."""
 

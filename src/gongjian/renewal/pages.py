@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from gongjian.auth.actors import Actor
 from gongjian.choices import LabeledChoice
 from gongjian.config import get_settings
-from gongjian.errors import Conflict, Invalid, Problem
+from gongjian.errors import Conflict, Invalid, Problem, StaleVersion
 from gongjian.periods import parse_as_of, today
 from gongjian.renewal.choices import EnterpriseKind, MilestoneKind, Ownership, RenewalState
 from gongjian.renewal.enterprises import ENTERPRISES, agreed_investment, list_enterprises
@@ -43,6 +43,7 @@ from gongjian.renewal.services import (
     town_scope,
 )
 from gongjian.towns.services import list_towns
+from gongjian.web.conflicts import conflict_page, move_rows
 from gongjian.web.deps import PageActor, SessionDep
 from gongjian.web.templating import render
 
@@ -303,9 +304,11 @@ def parcel_state(
     on: Annotated[str, Form()] = "",
     comment_until: Annotated[str, Form()] = "",
     reason: Annotated[str, Form(max_length=2000)] = "",
+    version: Annotated[int | None, Form(ge=1)] = None,
 ) -> Response:
     """Move the parcel to another renewal state on a day (the parcel's town or the
-    city); a refusal shows the page again with its reason beside the form."""
+    city); a refusal shows the page again with its reason beside the form. Based on the
+    parcel's version the form was shown with: the conflict page (409) when it changed."""
     form = {"to_state": to_state, "on": on, "comment_until": comment_until, "reason": reason}
     problems: dict[str, list[str]] = {}
     target = form_choice(RenewalState, to_state, "to_state", problems)
@@ -324,6 +327,15 @@ def parcel_state(
             on=day,
             comment_until=until,
             reason=reason,
+            version=version,
+        )
+    except StaleVersion as exc:
+        current = RenewalState(exc.record["renewal_state"])
+        return conflict_page(
+            request,
+            exc,
+            back=f"/parcels/{quote(code, safe='')}",
+            rows=move_rows(target, current, on, reason),
         )
     except Invalid as exc:
         fields = ("to_state", "on", "comment_until", "reason")

@@ -15,10 +15,10 @@ from gongjian.renewal.choices import (
     ReserveEntryKind,
 )
 from gongjian.renewal.rules import Measure, next_states
-from gongjian.schemas import ReadModel, UpdateModel
+from gongjian.schemas import ReadModel, UpdateModel, VersionedRead
 
 
-class ParcelRead(ReadModel):
+class ParcelRead(VersionedRead):
     """A parcel as listed and shown, with the states it may move to next."""
 
     code: str
@@ -54,7 +54,7 @@ class ParcelUpdate(UpdateModel):
     theme_park_id: int | None = None
 
 
-class ParkRead(ReadModel):
+class ParkRead(VersionedRead):
     """A low-efficiency industrial park (村镇低效工业园) and its outline."""
 
     code: str
@@ -99,6 +99,9 @@ class ParcelStateChangeCreate(BaseModel):
     on: dt.date
     comment_until: dt.date | None = None
     reason: str | None = Field(default=None, max_length=500)
+    version: int | None = Field(
+        default=None, ge=1, description="所依据的记录版本（可选）；填写时须为当前版本，否则 409"
+    )
 
 
 class ParcelStateChangeRead(ReadModel):
@@ -240,7 +243,7 @@ class BeforeAfterRead(BaseModel):
 # decimals (strings in JSON answers).
 
 
-class ThemeParkRead(ReadModel):
+class ThemeParkRead(VersionedRead):
     """A theme industrial park (主题产业园)."""
 
     code: str
@@ -280,7 +283,7 @@ class ThemeParkSummaryRead(ReadModel):
     investment_wan: Decimal
 
 
-class EnterpriseRead(ReadModel):
+class EnterpriseRead(VersionedRead):
     """An enterprise: its town by name, its parcel and theme park by code."""
 
     code: str
@@ -405,7 +408,7 @@ class ReserveBalanceRead(BalanceFigures):
     parcels: list[ParcelBalanceRead]
 
 
-class LeaseRead(ReadModel):
+class LeaseRead(VersionedRead):
     """A lease; ``parent`` is the lease it sublets from."""
 
     code: str

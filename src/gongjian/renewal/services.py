@@ -35,7 +35,7 @@ from gongjian.errors import Conflict, Invalid, Problem
 from gongjian.geo.choices import InputCrs
 from gongjian.kpi.services import state_as_of
 from gongjian.periods import today
-from gongjian.records import RecordKind, add_record, read_record
+from gongjian.records import RecordKind, add_record, check_version, read_record
 from gongjian.renewal.choices import MilestoneKind, Ownership, RenewalState
 from gongjian.renewal.models import (
     ConstructionMilestone,
@@ -301,15 +301,18 @@ def change_state(
     on: dt.date,
     comment_until: dt.date | None = None,
     reason: str | None = None,
+    version: int | None = None,
 ) -> ParcelStateChange:
     """Move the parcel to ``to_state`` on day ``on`` (city time), if the transition is
     listed (``Conflict`` naming the allowed next states otherwise).
 
     方案公示 records the last day of its comment period (``comment_until``), and
     腾挪安置 is refused until that day has passed. ``Invalid`` when ``on`` is in the
-    future or before the previous change.
+    future or before the previous change. ``version``: the version of the parcel the move
+    is based on (``StaleVersion`` when it is at another).
     """
     parcel = writable_parcel(session, actor, parcel_code, Action.change)
+    check_version(parcel, resource=PARCELS.resource, code=parcel.code, sent=version)
     to_state = RenewalState(to_state)
     current = RenewalState(parcel.renewal_state)
     if to_state not in next_states(current):

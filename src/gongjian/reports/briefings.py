@@ -189,6 +189,26 @@ class Commended:
 
 
 @dataclass(frozen=True)
+class Correction:
+    """What a correcting briefing corrects: the published briefing (its number, title
+    and day of publication) and the reason."""
+
+    briefing_id: int
+    title: str
+    published_on: dt.date
+    reason: str
+
+    @property
+    def text(self) -> str:
+        """The sentence the correction prints under its title."""
+        return (
+            f"本通报更正{self.published_on.year}年{self.published_on.month}月"
+            f"{self.published_on.day}日发布的《{self.title}》（第{self.briefing_id}号），"
+            f"更正原因：{self.reason}。原通报作废，以本通报为准。"
+        )
+
+
+@dataclass(frozen=True)
 class BriefingData:
     """Everything a briefing prints, computed from the records, before any layout."""
 
@@ -206,6 +226,8 @@ class BriefingData:
     commended: tuple[Commended, ...]
     example: bool
     issued_on: dt.date
+    correction: Correction | None = None
+    """Set on a briefing that corrects a published one (issue 7, item 5)."""
 
     @property
     def scope_label(self) -> str:
@@ -214,8 +236,10 @@ class BriefingData:
 
     @property
     def title(self) -> str:
-        """``关于2023年1月工改治水攻坚工作进展情况的通报``."""
-        return f"关于{self.period_text}{self.scope_label}攻坚工作进展情况的通报"
+        """``关于2023年1月工改治水攻坚工作进展情况的通报``, followed by ``（更正）`` on a
+        correction."""
+        corrected = "（更正）" if self.correction else ""
+        return f"关于{self.period_text}{self.scope_label}攻坚工作进展情况的通报{corrected}"
 
     @property
     def covers_water(self) -> bool:

@@ -595,6 +595,8 @@ def build_document(data: BriefingData) -> DocxDocument:
         )
     writer.blank()
     writer.paragraph(RECIPIENTS, indent_chars=0)
+    if data.correction is not None:
+        writer.paragraph(data.correction.text)
     writer.paragraph(
         f"现将{data.period_text}（截至{day_text(data.as_of)}）全市{data.scope_label}攻坚工作"
         f"进展情况通报如下。“较上期”指与{data.previous_period_text}末"

@@ -3,7 +3,7 @@ complaints."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -38,7 +38,7 @@ from gongjian.water.schemas import (
     RiverUpdate,
 )
 from gongjian.web.deps import ActorDep, SessionDep
-from gongjian.web.records_api import record_routes
+from gongjian.web.records_api import record_routes, tag_version
 
 router = APIRouter(tags=["water"])
 
@@ -118,12 +118,23 @@ def overdue_measures(
 
 @router.patch("/measures/{measure_id}", response_model=PlanMeasureRead)
 def update_measure(
-    measure_id: int, body: PlanMeasureUpdate, session: SessionDep, actor: ActorDep
+    measure_id: int,
+    body: PlanMeasureUpdate,
+    session: SessionDep,
+    actor: ActorDep,
+    response: Response,
 ) -> PlanMeasureRead:
-    """Record a plan measure's progress (state, and the day it was done)."""
+    """Record a plan measure's progress (state, and the day it was done), based on the
+    ``version`` read (409 with both versions when someone changed it since)."""
     measure = plans.update_measure(
-        session, actor=actor, measure_id=measure_id, state=body.state, done_on=body.done_on
+        session,
+        actor=actor,
+        measure_id=measure_id,
+        state=body.state,
+        done_on=body.done_on,
+        version=body.version,
     )
+    tag_version(response, measure.version)
     return PlanMeasureRead.model_validate(measure)
 
 

@@ -23,6 +23,7 @@ from gongjian.db import (
     Base,
     StateChangeColumns,
     Timestamped,
+    Versioned,
     check_in,
     check_non_negative,
     check_range,
@@ -40,7 +41,7 @@ from gongjian.water.choices import (
 )
 
 
-class River(ImportedFrom, Timestamped, Base):
+class River(ImportedFrom, Timestamped, Versioned, Base):
     """A river or creek (河涌), a water body in grading terms.
 
     It runs through one or more towns (its reaches); its lead town (牵头镇街) answers
@@ -122,7 +123,7 @@ class RiverStateChange(StateChangeColumns, Base):
     is_relapse: Mapped[bool] = mapped_column(default=False)
 
 
-class MonitoringPoint(ImportedFrom, Base):
+class MonitoringPoint(ImportedFrom, Versioned, Base):
     """A sampling point (检测点) on a river, ``chainage_m`` from its upstream end."""
 
     __tablename__ = "monitoring_points"
@@ -296,7 +297,7 @@ class WaterBodyGrade(GradeColumns, Base):
     )
 
 
-class RiverPlan(Timestamped, Base):
+class RiverPlan(Timestamped, Versioned, Base):
     """One river, one plan (一河一策)."""
 
     __tablename__ = "river_plans"
@@ -308,7 +309,7 @@ class RiverPlan(Timestamped, Base):
     measures: Mapped[list[PlanMeasure]] = relationship(back_populates="plan")
 
 
-class PlanMeasure(Timestamped, Base):
+class PlanMeasure(Timestamped, Versioned, Base):
     """A measure of a river plan, with its owner and deadline."""
 
     __tablename__ = "plan_measures"

@@ -21,10 +21,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from gongjian.auth.actors import Actor
-from gongjian.errors import Conflict, Invalid
+from gongjian.errors import Conflict, Invalid, StaleVersion
 from gongjian.periods import city_zone, parse_as_of, today
 from gongjian.water import dashboard, remediation, services
 from gongjian.water.choices import Grade, RemediationState
+from gongjian.web.conflicts import ConflictRow, conflict_page, move_rows
 from gongjian.web.deps import PageActor, SessionDep
 from gongjian.web.i18n import language_of, translate
 from gongjian.web.templating import render
@@ -183,16 +184,46 @@ def _done(river_id: int, what: str) -> RedirectResponse:
 
 @router.post("/rivers/{river_id}/publish")
 def publish(
+    request: Request,
     session: SessionDep,
     actor: PageActor,
     river_id: int,
     published: Annotated[str, Form()],
+    version: Annotated[int | None, Form(ge=1)] = None,
 ) -> Response:
-    """Show the river on the public portal, or stop showing it (the city only)."""
+    """Show the river on the public portal, or stop showing it (the city only), based on
+    the river's version the page was shown with (the conflict page, 409, when it
+    changed since)."""
     shown = published == "1"
-    services.set_published(session, actor=actor, river_id=river_id, published=shown)
+    try:
+        services.set_published(
+            session, actor=actor, river_id=river_id, published=shown, version=version
+        )
+    except StaleVersion as exc:
+        label = {True: "water.river.published", False: "water.river.unpublished"}
+        lang = language_of(request)
+        row = ConflictRow(
+            "conflict.field.published",
+            translate(lang, label[shown]),
+            translate(lang, label[bool(exc.record["published"])]),
+        )
+        return conflict_page(request, exc, back=f"/rivers/{river_id}", rows=[row])
     session.commit()
     return _done(river_id, "published" if shown else "unpublished")
+
+
+def _conflict(
+    request: Request,
+    exc: StaleVersion,
+    river_id: int,
+    state: RemediationState,
+    on: str,
+    reason: str,
+) -> Response:
+    """The conflict page of a state form sent on a river changed since it was shown."""
+    current = RemediationState(exc.record["remediation_state"])
+    rows = move_rows(state, current, on, reason)
+    return conflict_page(request, exc, back=f"/rivers/{river_id}", rows=rows)
 
 
 def _state_form(
@@ -228,8 +259,10 @@ def change_state(
     to_state: Annotated[str, Form()] = "",
     on: Annotated[str, Form()] = "",
     reason: Annotated[str, Form(max_length=2000)] = "",
+    version: Annotated[int | None, Form(ge=1)] = None,
 ) -> Response:
-    """Move the river one state forward on a day; a refusal is shown beside the form."""
+    """Move the river one state forward on a day; a refusal is shown beside the form,
+    a river changed since the page was shown gets the conflict page (409)."""
     river = services.dashboard_river(session, actor=actor, river_id=river_id)
     state, day, problems = _state_form(to_state, on)
     if state is None or day is None:
@@ -238,8 +271,16 @@ def change_state(
         )
     try:
         remediation.change_state(
-            session, actor=actor, river_code=river.code, to_state=state, on=day, reason=reason
+            session,
+            actor=actor,
+            river_code=river.code,
+            to_state=state,
+            on=day,
+            reason=reason,
+            version=version,
         )
+    except StaleVersion as exc:
+        return _conflict(request, exc, river_id, state, on, reason)
     except (Conflict, Invalid) as exc:
         return _river_page(
             request,
@@ -262,8 +303,10 @@ def correct_state(
     to_state: Annotated[str, Form()] = "",
     on: Annotated[str, Form()] = "",
     reason: Annotated[str, Form(max_length=2000)] = "",
+    version: Annotated[int | None, Form(ge=1)] = None,
 ) -> Response:
-    """Correct a mistaken state (the city); the mistake stays in the history."""
+    """Correct a mistaken state (the city); the mistake stays in the history. A river
+    changed since the page was shown gets the conflict page (409)."""
     river = services.dashboard_river(session, actor=actor, river_id=river_id)
     state, day, problems = _state_form(to_state, on)
     if state is None or day is None:
@@ -277,8 +320,16 @@ def correct_state(
         )
     try:
         remediation.correct_state(
-            session, actor=actor, river_code=river.code, to_state=state, on=day, reason=reason
+            session,
+            actor=actor,
+            river_code=river.code,
+            to_state=state,
+            on=day,
+            reason=reason,
+            version=version,
         )
+    except StaleVersion as exc:
+        return _conflict(request, exc, river_id, state, on, reason)
     except (Conflict, Invalid) as exc:
         return _river_page(
             request,

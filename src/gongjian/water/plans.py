@@ -22,7 +22,7 @@ from gongjian.auth.permissions import authorize, authorize_some
 from gongjian.campaign.models import Project, plan_measure_projects
 from gongjian.errors import Invalid, NotFound, Problem
 from gongjian.periods import today
-from gongjian.records import read_record
+from gongjian.records import check_version, flush_versioned, read_record
 from gongjian.towns.models import Town
 from gongjian.towns.services import find_town
 from gongjian.water.choices import MeasureKind, MeasureState
@@ -63,6 +63,7 @@ class MeasureStatus:
     done_on: dt.date | None
     overdue: bool
     projects: list[str]
+    version: int
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ def _status(measure: PlanMeasure, as_of: dt.date, projects: list[str]) -> Measur
         done_on=measure.done_on,
         overdue=is_overdue(measure.deadline, state, measure.done_on, as_of),
         projects=projects,
+        version=measure.version,
     )
 
 
@@ -194,8 +196,10 @@ def update_measure(
     measure_id: int,
     state: MeasureState | None = None,
     done_on: dt.date | None = None,
+    version: int | None = None,
 ) -> MeasureStatus:
-    """Record a measure's progress: its state and, once 已完成, the day it was done.
+    """Record a measure's progress: its state and, once 已完成, the day it was done,
+    based on the measure's ``version`` (``StaleVersion`` when it is at another now).
 
     A done measure needs its completion day (given, or already recorded), which may not
     be in the future; a measure not done has none (moving it back from 已完成 clears
@@ -212,6 +216,7 @@ def update_measure(
         raise NotFound(f"没有编号为 {measure_id} 的一河一策措施")
     measure, river = found
     authorize(session, actor, Action.change, PLAN, town_id=river.lead_town_id, record_id=measure_id)
+    check_version(measure, resource=PLAN, code=str(measure_id), sent=version)
     new_state = MeasureState(state or measure.state)
     problems = []
     if new_state is MeasureState.done:
@@ -235,7 +240,7 @@ def update_measure(
     before = snapshot(measure)
     measure.state = new_state
     measure.done_on = new_done_on
-    session.flush()
+    flush_versioned(session, measure, resource=PLAN, code=str(measure_id), sent=version)
     after = snapshot(measure)
     changed = [name for name in ("state", "done_on") if before[name] != after[name]]
     if changed:

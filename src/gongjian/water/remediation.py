@@ -42,7 +42,7 @@ from gongjian.auth.permissions import allowed, authorize, authorize_some, refuse
 from gongjian.config import get_settings
 from gongjian.errors import Conflict, Invalid, NotFound, Problem
 from gongjian.periods import Period, parse_period, today
-from gongjian.records import read_record, write_added
+from gongjian.records import check_version, read_record, write_added
 from gongjian.states import day_problems, move_detail, refused_move, write_change
 from gongjian.water.choices import Grade, RemediationState
 from gongjian.water.models import (
@@ -357,8 +357,10 @@ def change_state(
     to_state: RemediationState,
     on: dt.date,
     reason: str | None = None,
+    version: int | None = None,
 ) -> RiverStateChange:
-    """Move the river one state forward on day ``on`` (city time).
+    """Move the river one state forward on day ``on`` (city time), based on the river's
+    ``version`` (``StaleVersion`` when it is at another now).
 
     Refused with ``Conflict`` naming the allowed next state when ``to_state`` is not the
     next one, or naming every unmet condition when the data do not support 评估通过 or
@@ -375,6 +377,7 @@ def change_state(
         town_id=river.lead_town_id,
         record_id=river.code,
     )
+    check_version(river, resource=RIVERS.resource, code=river.code, sent=version)
     to_state = RemediationState(to_state)
     text = _reason(reason, required=False)
     if to_state not in next_states(RemediationState(river.remediation_state)):
@@ -404,6 +407,7 @@ def correct_state(
     to_state: RemediationState,
     on: dt.date,
     reason: str,
+    version: int | None = None,
 ) -> RiverStateChange:
     """Correct a mistaken state (city and admin only; a town's attempt is 403 and logged).
 
@@ -411,7 +415,7 @@ def correct_state(
     change of its own (``is_correction``) dated ``on`` with its required ``reason``, and
     the mistaken change stays in the history. 评估通过 and 长治久清 still need the
     evidence that ``change_state`` asks for: a correction overrides a mistake in the
-    records, not the data.
+    records, not the data. ``version``: as for ``change_state``.
     """
     if not allowed(actor, Action.approve, RIVERS.resource, actor.town_id):
         refuse(
@@ -423,6 +427,7 @@ def correct_state(
             record_id=river_code,
         )
     river = _river(session, actor, river_code)
+    check_version(river, resource=RIVERS.resource, code=river.code, sent=version)
     to_state = RemediationState(to_state)
     text = _reason(reason, required=True)
     current = RemediationState(river.remediation_state)

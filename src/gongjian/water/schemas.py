@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gongjian.schemas import ReadModel, UpdateModel
+from gongjian.schemas import ReadModel, UpdateModel, VersionedRead
 from gongjian.water.choices import (
     ComplaintCategory,
     Grade,
@@ -16,7 +16,7 @@ from gongjian.water.choices import (
 )
 
 
-class RiverRead(ReadModel):
+class RiverRead(VersionedRead):
     """A river as listed and shown."""
 
     code: str
@@ -96,6 +96,9 @@ class RiverStateChangeCreate(BaseModel):
     to_state: RemediationState
     on: dt.date
     reason: str | None = Field(default=None, max_length=500)
+    version: int | None = Field(
+        default=None, ge=1, description="所依据的记录版本（可选）；填写时须为当前版本，否则 409"
+    )
 
 
 class RiverStateCorrection(BaseModel):
@@ -106,6 +109,9 @@ class RiverStateCorrection(BaseModel):
     to_state: RemediationState
     on: dt.date
     reason: str = Field(min_length=1, max_length=500)
+    version: int | None = Field(
+        default=None, ge=1, description="所依据的记录版本（可选）；填写时须为当前版本，否则 409"
+    )
 
 
 class RiverSurveyCreate(BaseModel):
@@ -129,7 +135,7 @@ class RiverSurveyRead(ReadModel):
     recorded_by: str
 
 
-class PlanMeasureRead(ReadModel):
+class PlanMeasureRead(VersionedRead):
     """A measure of a river plan as of a day, flagged when overdue."""
 
     id: int

@@ -16,7 +16,7 @@ from gongjian.auth.permissions import allowed, authorize, refuse, restrict
 from gongjian.checks import text_problems
 from gongjian.errors import Invalid, NotFound, Problem
 from gongjian.periods import city_zone
-from gongjian.records import RecordKind
+from gongjian.records import RecordKind, check_version
 from gongjian.towns.models import Town
 from gongjian.towns.services import find_town
 from gongjian.water.choices import ComplaintCategory
@@ -186,14 +186,18 @@ def dashboard_river(session: Session, *, actor: Actor, river_id: int) -> River:
     return river
 
 
-def set_published(session: Session, *, actor: Actor, river_id: int, published: bool) -> River:
+def set_published(
+    session: Session, *, actor: Actor, river_id: int, published: bool, version: int | None = None
+) -> River:
     """Show the river on the public portal, or stop showing it: the city's decision
     (anyone else is refused, 403 and logged). A change is audited with the flag before
-    and after; asking for what already holds writes nothing."""
+    and after; asking for what already holds writes nothing. ``version``: the version of
+    the river the decision is based on (``StaleVersion`` when it is at another now)."""
     authorize(session, actor, Action.publish, RIVERS.resource, record_id=river_id)
     river = session.get(River, river_id)
     if river is None:
         raise NotFound(f"没有编号为 {river_id} 的河涌")
+    check_version(river, resource=RIVERS.resource, code=river.code, sent=version)
     if river.published == published:
         return river
     before = {"published": river.published}

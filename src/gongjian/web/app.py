@@ -5,7 +5,7 @@ per kind of error (a page for browsers, JSON under /api/), security headers, ``/
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -26,7 +27,7 @@ from gongjian.campaign.api import router as projects_router
 from gongjian.campaign.pages import router as campaign_pages
 from gongjian.config import get_settings
 from gongjian.db import get_engine, session_scope, utcnow
-from gongjian.errors import GongjianError, Invalid
+from gongjian.errors import Conflict, GongjianError, Invalid, StaleVersion
 from gongjian.imports.api import router as imports_router
 from gongjian.imports.pages import router as imports_pages
 from gongjian.kpi.api import router as kpi_router
@@ -34,9 +35,11 @@ from gongjian.kpi.pages import router as dashboard_pages
 from gongjian.portal.pages import router as portal_pages
 from gongjian.renewal.api import router as parcels_router
 from gongjian.renewal.pages import router as renewal_pages
+from gongjian.reports.pages import router as reports_pages
 from gongjian.towns.api import router as towns_router
 from gongjian.water.api import router as water_router
 from gongjian.water.pages import router as water_pages
+from gongjian.web.conflicts import conflict_page
 from gongjian.web.csrf import CsrfRefused
 from gongjian.web.deps import SignInRequired
 from gongjian.web.i18n import language_of, translate
@@ -62,7 +65,24 @@ def _problem_body(exc: GongjianError) -> dict[str, object]:
         body["problems"] = [
             {k: v for k, v in vars(p).items() if v is not None} for p in exc.problems
         ]
+    if isinstance(exc, StaleVersion):
+        body |= {
+            "resource": exc.resource,
+            "code": exc.code,
+            "sent_version": exc.sent,
+            "current_version": exc.current,
+            "current": exc.record,
+        }
     return body
+
+
+def _back_of(request: Request) -> str:
+    """Where "reload and retry" leads: the page the form was on (the ``Referer`` when it
+    is a page of this site), else the overview."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc == request.url.netloc and referer.path.startswith("/"):
+        return referer.path + (f"?{referer.query}" if referer.query else "")
+    return "/"
 
 
 def error_page(
@@ -149,9 +169,18 @@ def create_app(engine: Engine | None = None) -> FastAPI:
                     title_key="error.csrf.title",
                     message=translate(lang, "error.csrf.message"),
                 )
+            if isinstance(exc, StaleVersion):
+                return conflict_page(request, exc, back=_back_of(request))
             hint = translate(lang, "error.403.hint") if exc.status == 403 else None
             return error_page(request, exc.status, message=exc.message, hint=hint)
         return JSONResponse(_problem_body(exc), status_code=exc.status, headers=headers or None)
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(request: Request, exc: StaleDataError) -> Response:
+        """A write that found its row changed by another transaction since it was read
+        (a path that names no version): 409, like ``StaleVersion``."""
+        refused = Conflict("记录在读取后已被他人修改，本次修改未保存：请重新载入后再试")
+        return await _domain_error(request, refused)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -228,6 +257,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         imports_pages,
         audit_pages,
         portal_pages,
+        reports_pages,
     ):
         app.include_router(pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -47,6 +47,7 @@ from gongjian.web.templating import render, safe_next
 router = APIRouter(include_in_schema=False)
 
 Username = Annotated[str, Form(min_length=1, max_length=200)]
+UserVersion = Annotated[int | None, Form(ge=1)]
 
 
 def _redirect(target: str) -> RedirectResponse:
@@ -191,6 +192,7 @@ def admin_users(
             "role": account.role,
             "town": towns.get(account.town_id) if account.town_id else None,
             "is_active": account.is_active,
+            "version": account.version,
             "sessions": sessions.get(account.id, 0),
             "is_self": account.id == actor.user_id,
         }
@@ -210,17 +212,22 @@ def _done(what: str, username: str) -> RedirectResponse:
 
 
 @router.post("/admin/users/disable")
-def disable_user(session: SessionDep, actor: PageActor, username: Username) -> Response:
-    """Disable an account; its sessions end."""
-    set_active(session, actor=actor, username=username, active=False)
+def disable_user(
+    session: SessionDep, actor: PageActor, username: Username, version: UserVersion = None
+) -> Response:
+    """Disable an account; its sessions end. Based on the account's version the page
+    showed (the conflict page, 409, when it changed since)."""
+    set_active(session, actor=actor, username=username, active=False, version=version)
     session.commit()
     return _done("disabled", username)
 
 
 @router.post("/admin/users/enable")
-def enable_user(session: SessionDep, actor: PageActor, username: Username) -> Response:
-    """Enable an account again."""
-    set_active(session, actor=actor, username=username, active=True)
+def enable_user(
+    session: SessionDep, actor: PageActor, username: Username, version: UserVersion = None
+) -> Response:
+    """Enable an account again, based on its version the page showed (as above)."""
+    set_active(session, actor=actor, username=username, active=True, version=version)
     session.commit()
     return _done("enabled", username)
 

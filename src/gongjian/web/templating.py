@@ -48,6 +48,7 @@ NAV_ITEMS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/projects", "nav.projects", ()),
     ("/batches", "nav.batches", ()),
     ("/ranking", "nav.ranking", ()),
+    ("/briefings", "nav.briefings", ()),
     ("/dispatch", "nav.dispatch", ("admin", "city", "auditor")),
     ("/imports", "nav.imports", ("admin", "city", "town")),
     ("/audit", "nav.audit", ("admin", "auditor")),
