@@ -308,3 +308,24 @@ def test_every_export_is_audited_with_its_filters(city_client: TestClient, city_
     assert entry.actor == "gaigeban"
     assert "集中开工" in (entry.after or "")
     assert '"rows"' in (entry.after or "")
+
+
+def test_the_projects_export_takes_every_kind_the_list_takes(
+    city_client: TestClient, city_db: Engine
+) -> None:
+    """The WWTP tile links ``/projects?kind=wwtp_new&kind=wwtp_expansion``: its export
+    holds the projects of both kinds, as the list does."""
+    from gongjian.campaign.choices import WWTP_KINDS
+    from gongjian.campaign.models import Project
+
+    as_demo(city_client, "gaigeban")
+    query = "&".join(f"kind={kind.value}" for kind in WWTP_KINDS)
+    answer = city_client.get(f"/exports/projects?{query}&format=csv")
+    assert answer.status_code == 200, answer.text
+    rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))[1:]
+    with Session(city_db) as session:
+        expected = session.scalar(
+            select(func.count()).select_from(Project).where(Project.kind.in_(WWTP_KINDS))
+        )
+    assert expected
+    assert len(rows) == expected

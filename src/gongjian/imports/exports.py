@@ -4,11 +4,14 @@ or CSV (UTF-8 with a BOM, the same headers). Texts that a spreadsheet would take
 formulas are neutralised (see ``excel``), so an export can be edited and imported back:
 unchanged rows change nothing.
 
-An export from a list page (``/exports/{kind}``) takes the page's filters
-(``ListFilters``, read by ``parse_filters``): the rows are those the page lists, and the
-workbook's second sheet, 筛选条件, records the filters, the count, who exported and when,
-above the instructions. States, grades and the baseline are read as of the filters'
-``as_of`` (default today); the exported values are the records' current ones.
+An export from a list page (``/exports/{kind}``, ``export_page``) takes the page's
+filters (for a task list ``ListFilters``, read by ``parse_filters``): the rows are those
+the page lists, and the workbook's second sheet, 筛选条件, records the filters, the
+count, who exported and when (the instructions follow on their own sheet). States,
+grades and the baseline are read as of the filters' ``as_of`` (default today); the
+exported values are the records' current ones. The list pages that are not task lists
+(batches, the ranking, the audit log, clusters, complaints: ``PAGE_TABLES``) export
+through the services their pages call. Every export is audited (``audit_export``).
 """
 
 from __future__ import annotations
@@ -156,7 +159,7 @@ _TRUE = ("1", "true", "yes", "on")
 @dataclass(frozen=True)
 class ListFilters:
     """The filters of a list page, checked: a town (name or code), states (any of),
-    a state reached or passed, a grade, the baseline's bodies only, a kind, a campaign,
+    a state reached or passed, a grade, the baseline's bodies only, kinds (any of), a campaign,
     signed only, overdue only, a batch (code), and the day they are read on."""
 
     town: str | None = None
@@ -164,7 +167,7 @@ class ListFilters:
     reached: str | None = None
     grade: str | None = None
     baseline: bool = False
-    kind: str | None = None
+    kinds: tuple[str, ...] = ()
     campaign: str | None = None
     signed: bool = False
     overdue: bool = False
@@ -205,7 +208,6 @@ def parse_filters(name: str, params: Iterable[tuple[str, str]]) -> ListFilters:
     kinds = _KINDS.get(name)
     reached = one("reached")
     grade = one("grade")
-    kind = one("kind")
     campaign = one("campaign")
     as_of = one("as_of")
     return ListFilters(
@@ -214,7 +216,7 @@ def parse_filters(name: str, params: Iterable[tuple[str, str]]) -> ListFilters:
         reached=_choice(states, "reached", reached) if states and reached else None,
         grade=_choice(Grade, "grade", grade) if grade else None,
         baseline=(one("baseline") or "").lower() in _TRUE,
-        kind=_choice(kinds, "kind", kind) if kinds and kind else None,
+        kinds=tuple(_choice(kinds, "kind", v) for v in given.get("kind", [])) if kinds else (),
         campaign=_choice(Campaign, "campaign", campaign) if campaign else None,
         signed=(one("signed") or "").lower() in _TRUE,
         overdue=(one("overdue") or "").lower() in _TRUE,
@@ -290,14 +292,14 @@ def matching_codes(
             RenewalState,
             f,
         )
-    elif name == "enterprises" and (f.kind or f.signed):
+    elif name == "enterprises" and (f.kinds or f.signed):
         stmt = select(Enterprise.code)
-        if f.kind:
-            stmt = stmt.where(Enterprise.kind == f.kind)
+        if f.kinds:
+            stmt = stmt.where(Enterprise.kind.in_(f.kinds))
         if f.signed:
             stmt = stmt.where(Enterprise.agreement_signed_on <= f.day)
     elif name == "projects" and (
-        f.states or f.reached or f.kind or f.campaign or f.overdue or f.batch
+        f.states or f.reached or f.kinds or f.campaign or f.overdue or f.batch
     ):
         stmt = _state_filter(
             select(Project.code),
@@ -307,8 +309,8 @@ def matching_codes(
             ProjectState,
             f,
         )
-        if f.kind:
-            stmt = stmt.where(Project.kind == f.kind)
+        if f.kinds:
+            stmt = stmt.where(Project.kind.in_(f.kinds))
         if f.campaign:
             stmt = stmt.where(Project.campaign == f.campaign)
         if f.batch:
@@ -344,8 +346,8 @@ def filter_sheet(
         lines.append(["黑臭等级", Grade(f.grade).label])
     if f.baseline:
         lines.append(["范围", "央督基线内的水体"])
-    if f.kind:
-        lines.append(["类型", _KINDS[name](f.kind).label])
+    if f.kinds:
+        lines.append(["类型", "、".join(_KINDS[name](kind).label for kind in f.kinds)])
     if f.campaign:
         lines.append(["所属攻坚", Campaign(f.campaign).label])
     if f.signed:
