@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from gongjian.audit.chain import record, snapshot
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action
-from gongjian.auth.permissions import RESOURCE_LABELS, authorize, restrict
+from gongjian.auth.permissions import RESOURCE_LABELS, authorize, authorize_some, restrict
 from gongjian.db import Base
 from gongjian.db_errors import explain
 from gongjian.errors import NotFound, Problem, StaleVersion
@@ -246,8 +246,10 @@ def change_record(
     The record's town decides whether a town user may write it; moving a record to
     another town needs the right to write in that town too. ``version`` is the version
     the change is based on (what the client read): another version now is refused with
-    ``StaleVersion`` (409) and nothing is written.
+    ``StaleVersion`` (409) and nothing is written. Those who may change no record of
+    ``kind`` (the public, the auditor) are refused before the record is looked up.
     """
+    authorize_some(session, actor, Action.change, kind.resource, record_id=code)
     obj = read_record(session, kind, actor=actor, code=code)
     town_id = kind.town_of(obj)
     authorize(session, actor, Action.change, kind.resource, town_id=town_id, record_id=code)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -28,7 +28,7 @@ import gongjian.db
 from gongjian.cli import app
 from gongjian.config import get_settings
 from gongjian.models import River
-from gongjian.portal.integrity import AGENTS, _term_pattern, load_blocklist
+from gongjian.portal.integrity import AGENTS, load_blocklist, term_pattern
 from gongjian.web.app import create_app
 from tests.conftest import DatabaseFactory
 
@@ -46,11 +46,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _serving(asgi_app: Any) -> Iterator[str]:
+def _serving(asgi_app: Any, lifespan: Literal["on", "off"] = "off") -> Iterator[str]:
     """``asgi_app`` served by uvicorn in a thread on a free port of 127.0.0.1."""
     port = _free_port()
     server = uvicorn.Server(
-        uvicorn.Config(asgi_app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(
+            asgi_app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan
+        )
     )
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
@@ -98,20 +100,35 @@ class TamperingProxy:
         self.tamper: Tamper | None = None
         self.names: dict[str, str] = {}
         """Pages the cases name otherwise (``FIRST_RIVER`` for the first river's page)."""
+        self.client: httpx.AsyncClient | None = None
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        """One client to the portal for the proxy's life, made and closed on its loop."""
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.client = httpx.AsyncClient(base_url=self.upstream)
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.client is not None:
+                    await self.client.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert scope["type"] == "http"
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        assert self.client is not None
         headers = Headers(scope=scope)
-        target = scope["path"] + (
-            f"?{scope['query_string'].decode()}" if scope["query_string"] else ""
-        )
+        query = scope["query_string"].decode()
+        target = scope["path"] + (f"?{query}" if query else "")
         forwarded = {
             name: headers[name]
             for name in ("user-agent", "referer", "accept", "accept-language", "cookie")
             if name in headers
         }
-        async with httpx.AsyncClient(base_url=self.upstream) as client:
-            upstream = await client.get(target, headers=forwarded)
+        upstream = await self.client.get(target, headers=forwarded)
         answer = Answer(
             upstream.status_code,
             [
@@ -158,7 +175,7 @@ def proxy(portal_url: str, portal_city: Engine) -> Iterator[Proxy]:
     """The tampering proxy in front of the portal (tampering with nothing until told)."""
     tampering = TamperingProxy(portal_url)
     tampering.names = {_pages(portal_city)[1]: FIRST_RIVER}
-    with _serving(tampering) as url:
+    with _serving(tampering, lifespan="on") as url:
         yield Proxy(tampering, url)
 
 
@@ -224,9 +241,6 @@ def test_the_portal_served_as_it_is_is_clean(
     assert found.report["findings"] == []
     assert set(found.report["pages"]) == set(_pages(portal_city))
     assert set(found.report["agents"]) == EVERY_AGENT
-    shown = check(portal_url, as_json=False)
-    assert shown.exit_code == 0
-    assert "未发现问题" in shown.output
 
 
 def test_a_proxy_that_changes_nothing_is_clean(check: Callable[..., Outcome], proxy: Proxy) -> None:
@@ -242,7 +256,6 @@ def test_a_legitimate_change_in_the_database_is_no_alarm(
         river = session.scalars(select(River).where(River.published).order_by(River.id)).first()
         assert river is not None
         page, old_name = f"/portal/rivers/{river.id}", river.name
-        assert check(portal_url).exit_code == 0
         river.name = "岐江新河（已更名）"
         session.commit()
         try:
@@ -476,7 +489,7 @@ def test_the_blocklist_is_the_packaged_file_or_the_cities_own_plus_extra_terms(
 
 
 def test_latin_terms_match_whole_words_and_chinese_anywhere() -> None:
-    assert _term_pattern("AV").search("free av here")
-    assert not _term_pattern("AV").search("average flow")
-    assert _term_pattern("casino").search("www.casino-royal.example")
-    assert _term_pattern("百家乐").search("在线百家乐注册")
+    assert term_pattern("AV").search("free av here")
+    assert not term_pattern("AV").search("average flow")
+    assert term_pattern("casino").search("www.casino-royal.example")
+    assert term_pattern("百家乐").search("在线百家乐注册")

@@ -509,7 +509,7 @@ def test_a_town_user_exports_their_own_town(city_client: TestClient) -> None:
     assert towns == {"石岐"}
     refused = city_client.get("/exports/projects", params={"town": "东区"})
     assert refused.status_code == 403
-    assert "只能导出本镇街" in refused.text
+    assert "无权查看其他镇街的项目：镇街用户只能查看本镇街的记录" in refused.text
 
 
 def test_an_unknown_export_is_a_clear_404(city_client: TestClient) -> None:

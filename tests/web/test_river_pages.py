@@ -225,7 +225,7 @@ def test_a_town_user_sees_only_its_own_rivers(
     other = river_where(db, River.lead_town_id != town.id)
     response = city_client.get(f"/rivers/{other.id}")
     assert response.status_code == 403
-    assert "只能查看本镇街牵头的河涌" in response.text
+    assert "无权查看其他镇街的河涌：镇街用户只能查看本镇街的记录" in response.text
     refused = audit_entries(
         city_engine, actor="town-shiqi", outcome="refused", record_id=other.code
     )

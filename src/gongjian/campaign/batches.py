@@ -23,14 +23,13 @@ from sqlalchemy.orm import Session
 from gongjian.audit.chain import record
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action
-from gongjian.auth.permissions import authorize
+from gongjian.auth.permissions import authorize, town_scope
 from gongjian.campaign.choices import BatchKind, ProjectState
 from gongjian.campaign.models import Batch, Project, batch_projects
 from gongjian.campaign.rules import BatchFigures, batch_figures, batch_refusal
 from gongjian.checks import text_problems
 from gongjian.errors import Conflict, Invalid, Problem
 from gongjian.records import CityWideKind, add_record, list_records, narrowed, read_record
-from gongjian.renewal.services import town_scope
 from gongjian.towns.models import Town
 
 BATCHES = CityWideKind(Batch, "batch", "")

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action
-from gongjian.auth.permissions import allowed
+from gongjian.auth.permissions import allowed, authorize_town_view, scoped_town, town_scope
 from gongjian.campaign.batches import batch_states, batch_view, list_batches
 from gongjian.campaign.choices import (
     BatchKind,
@@ -67,7 +67,6 @@ from gongjian.renewal.pages import (
     form_choice,
     form_day,
 )
-from gongjian.renewal.services import authorize_town_view, scoped_town, town_scope
 from gongjian.towns.services import list_towns
 from gongjian.web.conflicts import conflict_page, move_rows
 from gongjian.web.deps import PageActor, SessionDep

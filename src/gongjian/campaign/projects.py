@@ -26,7 +26,14 @@ from sqlalchemy.orm import Session
 
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action
-from gongjian.auth.permissions import allowed, authorize, authorize_some, refuse, restrict
+from gongjian.auth.permissions import (
+    allowed,
+    authorize,
+    authorize_some,
+    authorize_town_view,
+    refuse,
+    restrict,
+)
 from gongjian.campaign.batches import BATCHES
 from gongjian.campaign.choices import (
     PROJECT_CAMPAIGN,
@@ -67,7 +74,7 @@ from gongjian.records import (
     read_record,
 )
 from gongjian.renewal.models import Parcel
-from gongjian.renewal.services import authorize_town_view, wanted_states
+from gongjian.renewal.services import wanted_states
 from gongjian.states import day_problems, move_detail, write_change
 from gongjian.towns.models import Town
 from gongjian.towns.services import find_town

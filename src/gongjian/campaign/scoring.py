@@ -385,8 +385,8 @@ def town_score(
     as_of: dt.date | None = None,
 ) -> TownScore:
     """One town's (name or code) score and rank, item by item (see ``ranking``)."""
-    found = find_town(session, town)
     board = ranking(session, actor=actor, year=year, campaign=campaign, as_of=as_of)
+    found = find_town(session, town)
     return next(row for row in board.rows if row.town.id == found.id)
 
 

@@ -31,7 +31,7 @@ from gongjian.audit.chain import record
 from gongjian.audit.services import AuditFilters, list_entries
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action, Role
-from gongjian.auth.permissions import RESOURCE_LABELS, allowed, refuse, restrict
+from gongjian.auth.permissions import RESOURCE_LABELS, allowed, restrict, scoped_town, town_scope
 from gongjian.campaign.batches import batch_states, list_batches
 from gongjian.campaign.choices import BatchKind, Campaign, ProjectKind, ProjectState
 from gongjian.campaign.models import Batch, Project, ProjectStateChange, batch_projects
@@ -48,7 +48,7 @@ from gongjian.kpi.services import state_as_of
 from gongjian.periods import city_zone, parse_as_of, parse_period, today
 from gongjian.renewal.choices import EnterpriseKind, RenewalState
 from gongjian.renewal.models import Enterprise, Parcel, ParcelStateChange
-from gongjian.renewal.services import PARCELS, cluster_views, scoped_town
+from gongjian.renewal.services import PARCELS, cluster_views
 from gongjian.towns.models import Town
 from gongjian.towns.services import find_town
 from gongjian.water.choices import ComplaintCategory, Grade, RemediationState
@@ -225,22 +225,16 @@ def parse_filters(name: str, params: Iterable[tuple[str, str]]) -> ListFilters:
     )
 
 
-def town_scoped(session: Session, *, actor: Actor, filters: ListFilters) -> ListFilters:
+def town_scoped(
+    session: Session, *, actor: Actor, filters: ListFilters, resource: str
+) -> ListFilters:
     """``filters`` limited to a town user's own town: a town user exports their town's
-    records only (asking for another town is refused, 403, logged); others as given."""
-    if actor.role is not Role.town or actor.town_id is None:
+    records of ``resource`` only (asking for another town is refused, 403, logged);
+    others as given."""
+    if town_scope(actor) is None:
         return filters
-    if filters.town and find_town(session, filters.town).id != actor.town_id:
-        refuse(
-            session,
-            actor,
-            Action.view,
-            "town",
-            f"镇街用户只能导出本镇街的记录，不能导出“{filters.town}”的清单",
-            town_id=actor.town_id,
-            record_id=filters.town,
-        )
-    own = session.get_one(Town, actor.town_id)
+    own = scoped_town(session, actor, resource, filters.town)
+    assert own is not None  # a town user's scope is their town
     return dataclasses.replace(filters, town=own.code)
 
 
@@ -752,7 +746,12 @@ def export_page(
     Return the file's name (without suffix) and how many rows. ``NotFound`` names the
     kinds there are."""
     if kind in LISTS:
-        filters = town_scoped(session, actor=actor, filters=parse_filters(kind, params))
+        filters = town_scoped(
+            session,
+            actor=actor,
+            filters=parse_filters(kind, params),
+            resource=list_kind(kind).resource,
+        )
         rows = export_list(
             session, actor=actor, name=kind, target=target, kind=file_kind, filters=filters
         )

@@ -262,7 +262,9 @@ def confirm_file(request: Request, session: SessionDep, actor: PageActor, token:
 
 @router.post("/imports/cancel")
 def cancel_file(request: Request, session: SessionDep, actor: PageActor, token: Token) -> Response:
-    """Delete a pending upload without importing it."""
+    """Delete a pending upload without importing it (those who may import: the auditor
+    is refused, 403, as for the confirm)."""
+    may_import(session, actor=actor)
     cancel_upload(
         session,
         actor=actor,

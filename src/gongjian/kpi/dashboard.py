@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action
-from gongjian.auth.permissions import authorize
+from gongjian.auth.permissions import authorize, authorize_town_view, town_scope
 from gongjian.campaign.choices import Campaign
 from gongjian.campaign.commitments import YearFigures, list_commitments, progress_day
 from gongjian.campaign.rules import INDICATORS, Forecast, Indicator
@@ -33,7 +33,6 @@ from gongjian.kpi.services import KPI_KEYS, headline, state_as_of, town_figures
 from gongjian.periods import Period, parse_as_of, parse_period, period_of
 from gongjian.renewal.choices import CLEARED_OR_LATER, RenewalState
 from gongjian.renewal.models import Parcel, ParcelStateChange
-from gongjian.renewal.services import authorize_town_view, town_scope
 from gongjian.towns.models import Town
 from gongjian.towns.services import find_town
 from gongjian.water.choices import Grade, RemediationState

@@ -203,7 +203,7 @@ def load_blocklist(path: Path | None = None, extra: Iterable[str] = ()) -> list[
     return list(dict.fromkeys([*terms, *(term.strip() for term in extra if term.strip())]))
 
 
-def _term_pattern(term: str) -> re.Pattern[str]:
+def term_pattern(term: str) -> re.Pattern[str]:
     """Latin terms as whole words ignoring case (``AV`` is not in ``average``); others
     anywhere."""
     escaped = re.escape(term.lower())
@@ -840,12 +840,12 @@ def _blocklisted(
     text = fetched.everything.lower()
     found = []
     for term in terms:
-        if match := _term_pattern(term).search(text):
+        if match := term_pattern(term).search(text):
             start = max(0, match.start() - 15)
             found.append(f"「{term}」（…{fetched.everything[start : match.end() + 15]}…）")
     if not found:
         return []
-    own = any(_term_pattern(term).search(reference.everything.lower()) for term in terms)
+    own = any(term_pattern(term).search(reference.everything.lower()) for term in terms)
     note = "；平台自己的页面也有，请核查数据" if own else ""
     return [Finding(page, agent.name, FindingKind.blocklist, "、".join(found) + note)]
 

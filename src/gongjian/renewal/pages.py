@@ -26,6 +26,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from gongjian.auth.actors import Actor
+from gongjian.auth.permissions import scoped_town, town_scope
 from gongjian.choices import LabeledChoice
 from gongjian.config import get_settings
 from gongjian.errors import Conflict, Invalid, Problem, StaleVersion
@@ -39,8 +40,6 @@ from gongjian.renewal.services import (
     cluster_views,
     list_parcels,
     parcel_detail,
-    scoped_town,
-    town_scope,
 )
 from gongjian.towns.services import list_towns
 from gongjian.web.conflicts import conflict_page, move_rows

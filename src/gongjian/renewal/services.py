@@ -20,13 +20,12 @@ from sqlalchemy.orm import Session
 
 from gongjian.audit.chain import record, snapshot
 from gongjian.auth.actors import Actor
-from gongjian.auth.choices import Action, Role
+from gongjian.auth.choices import Action
 from gongjian.auth.permissions import (
-    RESOURCE_LABELS,
     allowed,
     authorize,
     authorize_some,
-    refuse,
+    authorize_town_view,
     restrict,
 )
 from gongjian.choices import LabeledChoice
@@ -58,7 +57,6 @@ from gongjian.renewal.rules import (
 )
 from gongjian.states import day_problems, move_detail, write_change
 from gongjian.towns.models import Town
-from gongjian.towns.services import find_town
 
 PARCELS = RecordKind(Parcel, "parcel", "town_id")
 PARKS = RecordKind(Park, "park", "town_id")
@@ -682,55 +680,6 @@ def parcel_clusters(
 
 
 # --- What the dashboard's pages read ----------------------------------------------------
-
-
-def town_scope(actor: Actor) -> int | None:
-    """The town whose records the dashboard's pages show ``actor``: a town user's own
-    (a town user sees their town's records and the city's summaries only); ``None``,
-    every town, for the city, the auditor and the admin."""
-    return actor.town_id if actor.role is Role.town else None
-
-
-def authorize_town_view(
-    session: Session,
-    actor: Actor,
-    resource: str,
-    *,
-    town_id: int | None,
-    record_id: object = None,
-) -> None:
-    """Raise ``Forbidden`` (logged) when a page would show ``actor`` a record of
-    ``resource`` outside its ``town_scope``: another town's record, or a city-wide one
-    (``town_id`` ``None``, such as the dispatch of cadres)."""
-    scope = town_scope(actor)
-    if scope is None or town_id == scope:
-        return
-    what = RESOURCE_LABELS.get(resource, resource)
-    whose = "全市" if town_id is None else "其他镇街"
-    refuse(
-        session,
-        actor,
-        Action.view,
-        resource,
-        f"无权查看{whose}的{what}：镇街用户只能查看本镇街的记录和全市汇总，"
-        "可查看者：市攻坚办、审计监督、平台管理员",
-        town_id=town_id,
-        record_id=record_id,
-    )
-
-
-def scoped_town(session: Session, actor: Actor, resource: str, town: str | None) -> Town | None:
-    """The town a list of ``resource`` is narrowed to: the one asked for (name or code;
-    ``NotFound`` when there is none), else a town user's own; ``None`` for every town.
-    A town user asking for another town is refused (403, logged)."""
-    found = find_town(session, town) if town else None
-    scope = town_scope(actor)
-    if scope is None:
-        return found
-    if found is not None:
-        authorize_town_view(session, actor, resource, town_id=found.id, record_id=found.code)
-        return found
-    return session.get(Town, scope)
 
 
 def wanted_states(

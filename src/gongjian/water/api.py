@@ -7,6 +7,8 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gongjian.auth.choices import Action
+from gongjian.auth.permissions import authorize
 from gongjian.periods import parse_as_of, parse_period
 from gongjian.records import read_record
 from gongjian.water import assessment, baseline, plans, priorities, remediation, services
@@ -54,7 +56,9 @@ record_routes(router, services.RIVERS, "/rivers", RiverRead, RiverUpdate)
 @router.put("/rivers/{code}/published", response_model=RiverRead)
 def publish_river(code: str, body: RiverPublish, session: SessionDep, actor: ActorDep) -> RiverRead:
     """Show the river on the public portal, or stop showing it (the city only: 403 and
-    logged for anyone else); audited with the flag before and after."""
+    logged for anyone else, before the river is looked up); audited with the flag before
+    and after."""
+    authorize(session, actor, Action.publish, services.RIVERS.resource, record_id=code)
     river = read_record(session, services.RIVERS, actor=actor, code=code)
     changed = services.set_published(
         session, actor=actor, river_id=river.id, published=body.published

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action
-from gongjian.auth.permissions import allowed, authorize, restrict
+from gongjian.auth.permissions import allowed, authorize, restrict, scoped_town
 from gongjian.errors import Invalid, NotFound, Problem
 from gongjian.kpi.services import Figures, figures_by_town, state_as_of
 from gongjian.periods import Period, city_zone, end_of_day, parse_period, period_of
@@ -47,7 +47,7 @@ from gongjian.water.models import (
     Sample,
     WaterBodyGrade,
 )
-from gongjian.water.services import RIVERS, dashboard_river, dashboard_town
+from gongjian.water.services import RIVERS, dashboard_river
 
 PAGE_SIZE = 50
 """Rivers per page unless the page asks for fewer."""
@@ -268,7 +268,7 @@ def list_rivers(
     first; ties by code)."""
     key, descending = parse_sort(sort)
     page_size = min(max(page_size, 1), PAGE_SIZE_MAX)
-    town = dashboard_town(session, actor=actor, town=filters.town)
+    town = scoped_town(session, actor, RIVERS.resource, filters.town)
     as_of = filters.as_of
     latest = latest_grades(as_of)
     states, state = _state_column(as_of)
@@ -644,7 +644,7 @@ def river_page(session: Session, *, actor: Actor, river_id: int, as_of: dt.date)
     history = _history(session, river, as_of)
     latest = next((grade for grade in history if grade.superseded_at is None), None)
     points = _strip(session, river, latest)
-    scope = dashboard_town(session, actor=actor, town=None)
+    scope = scoped_town(session, actor, RIVERS.resource, None)
     ranked = priorities.priorities(
         session, actor=actor, as_of=as_of, top=None, town=scope.code if scope else None
     )

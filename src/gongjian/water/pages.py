@@ -21,6 +21,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from gongjian.auth.actors import Actor
+from gongjian.auth.choices import Action
+from gongjian.auth.permissions import authorize_some
 from gongjian.errors import Conflict, Invalid, StaleVersion
 from gongjian.periods import city_zone, parse_as_of, today
 from gongjian.water import dashboard, remediation, services
@@ -262,7 +264,9 @@ def change_state(
     version: Annotated[int | None, Form(ge=1)] = None,
 ) -> Response:
     """Move the river one state forward on a day; a refusal is shown beside the form,
-    a river changed since the page was shown gets the conflict page (409)."""
+    a river changed since the page was shown gets the conflict page (409). Those who
+    may change no river are refused (403) before the river is looked up, as in the API."""
+    authorize_some(session, actor, Action.change, services.RIVERS.resource, record_id=river_id)
     river = services.dashboard_river(session, actor=actor, river_id=river_id)
     state, day, problems = _state_form(to_state, on)
     if state is None or day is None:
@@ -306,7 +310,9 @@ def correct_state(
     version: Annotated[int | None, Form(ge=1)] = None,
 ) -> Response:
     """Correct a mistaken state (the city); the mistake stays in the history. A river
-    changed since the page was shown gets the conflict page (409)."""
+    changed since the page was shown gets the conflict page (409). Anyone else is
+    refused (403) before the river is looked up, as in the API."""
+    remediation.authorize_correction(session, actor, river_id)
     river = services.dashboard_river(session, actor=actor, river_id=river_id)
     state, day, problems = _state_form(to_state, on)
     if state is None or day is None:

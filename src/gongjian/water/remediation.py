@@ -399,6 +399,20 @@ def change_state(
     )
 
 
+def authorize_correction(session: Session, actor: Actor, river: object) -> None:
+    """Refuse (403, logged) a correction of ``river`` (its code or id) to anyone but the
+    city and the admin, before the river is looked up."""
+    if not allowed(actor, Action.approve, RIVERS.resource, actor.town_id):
+        refuse(
+            session,
+            actor,
+            Action.approve,
+            RIVERS.resource,
+            "无权更正河涌整治状态：只有市攻坚办和平台管理员可以更正，镇街发现错误请报市攻坚办",
+            record_id=river,
+        )
+
+
 def correct_state(
     session: Session,
     *,
@@ -417,15 +431,7 @@ def correct_state(
     evidence that ``change_state`` asks for: a correction overrides a mistake in the
     records, not the data. ``version``: as for ``change_state``.
     """
-    if not allowed(actor, Action.approve, RIVERS.resource, actor.town_id):
-        refuse(
-            session,
-            actor,
-            Action.approve,
-            RIVERS.resource,
-            "无权更正河涌整治状态：只有市攻坚办和平台管理员可以更正，镇街发现错误请报市攻坚办",
-            record_id=river_code,
-        )
+    authorize_correction(session, actor, river_code)
     river = _river(session, actor, river_code)
     check_version(river, resource=RIVERS.resource, code=river.code, sent=version)
     to_state = RemediationState(to_state)
