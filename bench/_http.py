@@ -26,6 +26,8 @@ class Call:
     path: str
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    answered: Callable[[int, bytes], None] | None = None
+    """Told the status and body of the answer (a client that keeps state, e.g. versions)."""
 
     def encode(self, host: str, port: int) -> bytes:
         lines = [f"{self.method} {self.path} HTTP/1.1", f"Host: {host}:{port}"]
@@ -75,17 +77,18 @@ class _Tally:
 async def _one_connection(
     host: str,
     port: int,
-    choose: Callable[[random.Random], Call],
+    choose: Callable[[random.Random, int], Call],
+    index: int,
     seed: int,
     deadline: float,
     tally: _Tally,
 ) -> None:
-    """Send chosen calls over one connection until ``deadline``."""
-    rng = random.Random(seed)
+    """Send chosen calls over connection ``index`` until ``deadline``."""
+    rng = random.Random(seed + index)
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while time.perf_counter() < deadline:
-            call = choose(rng)
+            call = choose(rng, index)
             started = time.perf_counter()
             writer.write(call.encode(host, port))
             head = await reader.readuntil(b"\r\n\r\n")
@@ -96,7 +99,9 @@ async def _one_connection(
                 if name.strip().lower() == b"content-length":
                     length = int(value)
                     break
-            await reader.readexactly(length)
+            body = await reader.readexactly(length)
+            if call.answered is not None:
+                call.answered(status, body)
             tally.latencies[call.label].append(time.perf_counter() - started)
             if not 200 <= status < 400:
                 tally.errors[call.label] += 1
@@ -109,24 +114,22 @@ async def _one_connection(
 def run_mix(
     host: str,
     port: int,
-    choose: Callable[[random.Random], Call],
+    choose: Callable[[random.Random, int], Call],
     *,
     clients: int = 50,
     seconds: float = 20,
     seed: int = 7,
 ) -> tuple[dict[str, Measured], list[str]]:
-    """``clients`` connections each sending ``choose(rng)`` for ``seconds``: the figures
-    per label, and the first failures (status, method, path)."""
+    """``clients`` connections each sending ``choose(rng, index)`` (``index``: the
+    connection's number) for ``seconds``: the figures per label, and the first failures
+    (status, method, path)."""
     tally = _Tally()
 
     async def all_connections() -> float:
         started = time.perf_counter()
         deadline = started + seconds
         await asyncio.gather(
-            *(
-                _one_connection(host, port, choose, seed + k, deadline, tally)
-                for k in range(clients)
-            )
+            *(_one_connection(host, port, choose, k, seed, deadline, tally) for k in range(clients))
         )
         return time.perf_counter() - started
 
@@ -151,5 +154,7 @@ def measure(
 ) -> Measured:
     """``clients`` connections sending ``GET path`` for ``seconds``: throughput and latency."""
     call = Call(path, "GET", path, {"Cookie": cookie, "Accept": "text/html,application/json"})
-    figures, _failures = run_mix(host, port, lambda _rng: call, clients=clients, seconds=seconds)
+    figures, _failures = run_mix(
+        host, port, lambda _rng, _index: call, clients=clients, seconds=seconds
+    )
     return figures[path]

@@ -8,8 +8,9 @@ on SQLite and then on PostgreSQL. 50 keep-alive connections (``_http.py``) send,
   role may see, so every answer should be 2xx): the overview, a town's page, the river
   and project lists and pages, the KPI and project APIs, the public portal;
 - 20% writes by the five town users: ``PATCH /api/v1/projects/{code}`` of one of their
-  own town's projects (its spend, in 万元), with the session cookie and CSRF header a
-  browser sends.
+  own town's projects (its spend, in 万元) with the version last read, and the session
+  cookie and CSRF header a browser sends. Each connection edits a project of its own, as
+  one person edits one record: a conflict (409) would be a real error here.
 
 Reported per backend: requests per second overall and per route, p50 and p99 per route,
 errors (must be 0), and the server's resident memory after the warm-up, at the end, and
@@ -56,7 +57,8 @@ def _serve(url: str, port: int) -> None:
 
 
 def _town_records(engine: Engine, usernames: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    """For each town user: its town's code, some of its rivers' ids and its projects' codes."""
+    """For each town user: its town's code, some of its rivers' ids, and its projects'
+    codes with their versions."""
     from gongjian.auth.models import User
     from gongjian.campaign.models import Project
     from gongjian.towns.models import Town
@@ -73,10 +75,13 @@ def _town_records(engine: Engine, usernames: tuple[str, ...]) -> dict[str, dict[
                 "rivers": list(
                     session.scalars(select(River.id).where(River.lead_town_id == town.id).limit(20))
                 ),
-                "projects": list(
-                    session.scalars(
-                        select(Project.code).where(Project.town_id == town.id).limit(20)
-                    )
+                "projects": dict(
+                    session.execute(
+                        select(Project.code, Project.version)
+                        .where(Project.town_id == town.id)
+                        .order_by(Project.code)
+                        .limit(20)
+                    ).tuples()
                 ),
             }
         published = list(session.scalars(select(River.id).where(River.published).limit(20)))
@@ -96,30 +101,49 @@ def _chooser(browsers: dict[str, Browser], records: dict[str, dict[str, Any]]):
     def api(label: str, path: str, who: Browser) -> Call:
         return Call(label, "GET", path, {"Cookie": who.cookie, "Accept": "application/json"})
 
-    def choose(rng: random.Random) -> Call:
+    versions = {
+        code: version for user in TOWN_USERS for code, version in records[user]["projects"].items()
+    }
+
+    def write(index: int, rng: random.Random) -> Call:
+        """Connection ``index`` edits its own project of its own town's user."""
+        username = TOWN_USERS[index % len(TOWN_USERS)]
+        code = sorted(records[username]["projects"])[index // len(TOWN_USERS)]
+        town = browsers[username]
+
+        def answered(status: int, body: bytes) -> None:
+            if status == 200:
+                versions[code] = json.loads(body)["version"]
+
+        spend = Decimal(rng.randrange(0, 100_000)) / 100
+        return Call(
+            "PATCH /api/v1/projects/{code}",
+            "PATCH",
+            f"/api/v1/projects/{code}",
+            {
+                "Cookie": town.cookie,
+                "X-CSRF-Token": town.csrf,
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            },
+            json.dumps({"spend_wan": str(spend), "version": versions[code]}).encode(),
+            answered,
+        )
+
+    def choose(rng: random.Random, index: int) -> Call:
+        if rng.random() < WRITE_SHARE:
+            return write(index, rng)
         username = rng.choice(TOWN_USERS)
         town, mine = browsers[username], records[username]
-        if rng.random() < WRITE_SHARE:
-            spend = Decimal(rng.randrange(0, 100_000)) / 100
-            return Call(
-                "PATCH /api/v1/projects/{code}",
-                "PATCH",
-                f"/api/v1/projects/{rng.choice(mine['projects'])}",
-                {
-                    "Cookie": town.cookie,
-                    "X-CSRF-Token": town.csrf,
-                    "Content-Type": "application/json",
-                    "Accept": "application/json",
-                },
-                json.dumps({"spend_wan": str(spend)}).encode(),
-            )
         reads = (
             lambda: page("GET /", f"/?as_of={AS_OF}", city),
             lambda: page("GET /towns/{code}", f"/towns/{mine['town']}?as_of={AS_OF}", town),
             lambda: page("GET /rivers", f"/rivers?page={rng.randrange(1, 4)}", city),
             lambda: page("GET /rivers/{id}", f"/rivers/{rng.choice(mine['rivers'])}", town),
             lambda: page("GET /projects", f"/projects?town={mine['town']}", town),
-            lambda: page("GET /projects/{code}", f"/projects/{rng.choice(mine['projects'])}", town),
+            lambda: page(
+                "GET /projects/{code}", f"/projects/{rng.choice(list(mine['projects']))}", town
+            ),
             lambda: api("GET /api/v1/kpi", f"/api/v1/kpi?as_of={AS_OF}", city),
             lambda: api("GET /api/v1/projects", f"/api/v1/projects?town={mine['town']}", town),
             lambda: page("GET /portal", "/portal", public),

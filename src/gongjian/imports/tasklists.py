@@ -44,7 +44,7 @@ import shapely
 from shapely.errors import ShapelyError
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Select, Table, delete, func, insert, select, update
+from sqlalchemy import Select, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy import text as sql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -2126,13 +2126,19 @@ class LeaseListImporter(CodedListImporter):
             parent = planned.values.get("parent")
             if parent:
                 planned.extra["after"]["parent_lease_id"] = codes[parent]
-                batch.append({"id": planned.record_id, "parent_lease_id": codes[parent]})
+                batch.append({"lease_id": planned.record_id, "parent_id": codes[parent]})
         for planned in self.changes:
             if "parent" in planned.values:
                 parent = planned.values["parent"]
                 planned.extra["columns"] = {"parent_lease_id": codes[parent] if parent else None}
-        if batch:
-            self.session.execute(update(Lease), batch)
+        if batch:  # rows added by this import, seen by no one else yet: no version to check
+            table = table_of(Lease)
+            self.session.execute(
+                update(table)
+                .where(table.c.id == bindparam("lease_id"))
+                .values(parent_lease_id=bindparam("parent_id")),
+                batch,
+            )
 
     def records(self, town_id: int | None) -> Iterator[dict[str, Any]]:
         towns = self.town_names()
