@@ -36,7 +36,7 @@ from gongjian.water.models import Assessment, MonitoringPoint, Sample
 from tests.conftest import DatabaseFactory
 
 PROJECTS = 6_000
-SAMPLES_PER_POINT = 60
+SAMPLES_PER_POINT = 400
 KILL_TIMEOUT_S = 120
 
 

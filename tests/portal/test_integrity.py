@@ -212,6 +212,8 @@ def check(portal_city: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Call
     def run(base_url: str, *, as_json: bool = True) -> Outcome:
         arguments = ["portal", "check", "--base-url", base_url] + (["--json"] if as_json else [])
         result = CliRunner().invoke(app, arguments)
+        if as_json and result.exit_code in (0, 1):
+            assert result.stdout, f"exit {result.exit_code} without a report: {result.output}"
         report = json.loads(result.stdout) if as_json and result.exit_code in (0, 1) else {}
         return Outcome(result.exit_code, result.output, report)
 
