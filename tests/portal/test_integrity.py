@@ -4,6 +4,7 @@ caught when a tampering proxy sits in front of it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import socket
@@ -232,6 +233,24 @@ def _pages(engine: Engine) -> list[str]:
         "/portal/complaints/new",
         "/portal/receipts",
     ]
+
+
+def test_the_check_runs_where_an_event_loop_is_already_running(
+    check: Callable[..., Outcome], portal_url: str
+) -> None:
+    """As under Playwright's sync API, a notebook or an async job runner."""
+
+    async def from_a_coroutine() -> Outcome:
+        asyncio.get_running_loop()
+        return check(portal_url)
+
+    try:
+        asyncio.get_running_loop()  # one runs already (the browser suite's, in this process)
+        found = check(portal_url)
+    except RuntimeError:
+        found = asyncio.run(from_a_coroutine())
+    assert found.exit_code == 0, found.output
+    assert found.report["clean"] is True
 
 
 def test_the_portal_served_as_it_is_is_clean(

@@ -23,7 +23,6 @@ visually hidden labels compare equal.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import difflib
 import logging
@@ -38,6 +37,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsp
 
 import httpx
 import lxml.html
+from anyio.from_thread import start_blocking_portal
 from lxml import etree
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -966,7 +966,9 @@ def check_portal(
     answer, ``Invalid`` for a base URL that is not http(s)."""
     base_url = _base_url(base_url)
     logger.info("portal check of %s started", base_url)
-    report = asyncio.run(_check(engine, base_url, terms, agents, timeout))
+    # A loop of its own in a thread of its own: the caller's thread may already run one.
+    with start_blocking_portal() as portal:
+        report = portal.call(_check, engine, base_url, terms, agents, timeout)
     for finding in report.findings:
         logger.info(
             "portal check: %s as %s: %s: %s",
