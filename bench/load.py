@@ -75,14 +75,15 @@ def _town_records(engine: Engine, usernames: tuple[str, ...]) -> dict[str, dict[
                 "rivers": list(
                     session.scalars(select(River.id).where(River.lead_town_id == town.id).limit(20))
                 ),
-                "projects": dict(
-                    session.execute(
+                "projects": {
+                    code: version
+                    for code, version in session.execute(
                         select(Project.code, Project.version)
                         .where(Project.town_id == town.id)
                         .order_by(Project.code)
                         .limit(20)
-                    ).tuples()
-                ),
+                    )
+                },
             }
         published = list(session.scalars(select(River.id).where(River.published).limit(20)))
     found[""] = {"published": published}
