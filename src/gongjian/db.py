@@ -94,11 +94,19 @@ class Versioned:
         return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
 
 
+WRITING = "gongjian_writing"
+"""Execution option of an engine whose transactions will write (see ``make_engine``)."""
+
+
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     """An engine for ``url`` (default: the setting), with SQLite set up for safe writes.
 
     SQLite gets WAL, foreign keys, a busy timeout, and transactions that SQLAlchemy
-    begins itself (so SAVEPOINTs work and nothing is committed behind our back).
+    begins itself (so SAVEPOINTs work and nothing is committed behind our back). A
+    connection with the execution option ``WRITING`` begins ``IMMEDIATE``: it takes the
+    write lock first, waiting its turn behind the busy timeout, instead of reading first
+    and failing at once when another writer committed since (SQLite refuses to turn a
+    read snapshot that is no longer the latest into a write).
     """
     settings = get_settings()
     url = url or settings.database_url
@@ -121,7 +129,8 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            immediate = conn.get_execution_options().get(WRITING, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
@@ -138,20 +147,28 @@ def get_engine() -> Engine:
     return _engine
 
 
-def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:
-    """Sessions bound to ``engine`` (default: the process's)."""
-    return sessionmaker(bind=engine or get_engine(), expire_on_commit=False)
+def session_factory(
+    engine: Engine | None = None, *, writing: bool = False
+) -> sessionmaker[Session]:
+    """Sessions bound to ``engine`` (default: the process's); ``writing``: their
+    transactions will write (on SQLite they take the write lock when they begin)."""
+    bound = engine or get_engine()
+    return sessionmaker(
+        bind=bound.execution_options(**{WRITING: True}) if writing else bound,
+        expire_on_commit=False,
+    )
 
 
 @contextmanager
-def session_scope(engine: Engine | None = None) -> Iterator[Session]:
-    """A session that commits when the block ends and rolls back if it raises.
+def session_scope(engine: Engine | None = None, *, writing: bool = False) -> Iterator[Session]:
+    """A session that commits when the block ends and rolls back if it raises
+    (``writing``: see ``session_factory``).
 
     Services may commit inside the block (a refused action commits its audit entry
     before raising), so the transaction is managed here rather than by
     ``Session.begin()``.
     """
-    with session_factory(engine)() as session:
+    with session_factory(engine, writing=writing)() as session:
         try:
             yield session
         except BaseException:

@@ -21,7 +21,7 @@ from gongjian.auth.models import SignInFailure, User, WebSession
 from gongjian.auth.passwords import MIN_LENGTH, hash_password, verify_password
 from gongjian.auth.permissions import authorize
 from gongjian.config import get_settings
-from gongjian.db import utcnow
+from gongjian.db import WRITING, utcnow
 from gongjian.errors import Conflict, GongjianError, Invalid, NotFound, Problem, StaleVersion
 from gongjian.periods import city_zone
 from gongjian.towns.services import find_town
@@ -451,11 +451,16 @@ def resume_session(
 def _touch(session: Session, web_session: WebSession, now: dt.datetime) -> None:
     """Note that ``web_session`` was seen at ``now``, in a transaction of its own that
     commits at once: the request's own transaction then stays read-only, so reading a
-    page never holds SQLite's write lock while the page renders. Best effort: when the
+    page never holds SQLite's write lock while the page renders (a request that writes
+    notes it in its own transaction, which holds the lock already). Best effort: when the
     database is busy, the note waits for the next request (the idle timeout is exact to
     within ``LAST_SEEN_EVERY`` anyway)."""
+    bind = session.get_bind()
+    if bind.get_execution_options().get(WRITING):
+        web_session.last_seen_at = now  # the request writes anyway, in its own transaction
+        return
     try:
-        with Session(session.get_bind()) as own, own.begin():
+        with Session(bind) as own, own.begin():
             own.execute(
                 update(WebSession).where(WebSession.id == web_session.id).values(last_seen_at=now)
             )

@@ -51,9 +51,11 @@ def get_session(request: Request) -> Iterator[Session]:
     """A session for the request: committed when the route returns, rolled back if not.
 
     The commit happens before the response is sent (``scope="function"``), so a client
-    never sees a success whose write is not yet stored.
+    never sees a success whose write is not yet stored. A request that may write (not
+    GET, HEAD or OPTIONS) begins its transaction as a writer (see ``db.make_engine``).
     """
-    with session_scope(request.app.state.engine) as session:
+    writing = request.method not in csrf.SAFE_METHODS
+    with session_scope(request.app.state.engine, writing=writing) as session:
         yield session
 
 
