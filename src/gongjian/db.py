@@ -179,7 +179,7 @@ def session_scope(engine: Engine | None = None, *, writing: bool = False) -> Ite
         session.commit()
 
 
-_WRITERS: dict[str, threading.Lock] = {}
+_WRITERS: dict[str, threading.RLock] = {}
 _WRITERS_LOCK = threading.Lock()
 
 
@@ -189,15 +189,13 @@ def _one_writer(engine: Engine, writing: bool) -> Iterator[None]:
     SQLite has one writer at a time anyway, and a writer waiting inside SQLite holds a
     pooled connection that the writer holding the lock may need (the pool then runs dry
     and both wait until the busy timeout). Other processes still wait on the busy
-    timeout. PostgreSQL's writers lock rows, not the database: no turn is needed. (A
-    plain ``Lock``: a request's session may be closed on another thread than the one
-    that opened it.)"""
+    timeout. PostgreSQL's writers lock rows, not the database: no turn is needed."""
     if not writing or engine.dialect.name != "sqlite":
         yield
         return
     key = engine.url.render_as_string(hide_password=True)
     with _WRITERS_LOCK:
-        lock = _WRITERS.setdefault(key, threading.Lock())
+        lock = _WRITERS.setdefault(key, threading.RLock())
     with lock:
         yield
 
