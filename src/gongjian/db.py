@@ -7,7 +7,6 @@ those migrations are checked against (``alembic check``).
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -169,35 +168,13 @@ def session_scope(engine: Engine | None = None, *, writing: bool = False) -> Ite
     before raising), so the transaction is managed here rather than by
     ``Session.begin()``.
     """
-    bound = engine or get_engine()
-    with _one_writer(bound, writing), session_factory(bound, writing=writing)() as session:
+    with session_factory(engine, writing=writing)() as session:
         try:
             yield session
         except BaseException:
             session.rollback()
             raise
         session.commit()
-
-
-_WRITERS: dict[str, threading.RLock] = {}
-_WRITERS_LOCK = threading.Lock()
-
-
-@contextmanager
-def _one_writer(engine: Engine, writing: bool) -> Iterator[None]:
-    """On SQLite, writers of this process take turns before they take a connection:
-    SQLite has one writer at a time anyway, and a writer waiting inside SQLite holds a
-    pooled connection that the writer holding the lock may need (the pool then runs dry
-    and both wait until the busy timeout). Other processes still wait on the busy
-    timeout. PostgreSQL's writers lock rows, not the database: no turn is needed."""
-    if not writing or engine.dialect.name != "sqlite":
-        yield
-        return
-    key = engine.url.render_as_string(hide_password=True)
-    with _WRITERS_LOCK:
-        lock = _WRITERS.setdefault(key, threading.RLock())
-    with lock:
-        yield
 
 
 def check_in(column: str, choices: Iterable[StrEnum]) -> CheckConstraint:
