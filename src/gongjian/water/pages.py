@@ -11,6 +11,7 @@ the form, never an error page.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated
@@ -267,35 +268,19 @@ def change_state(
     a river changed since the page was shown gets the conflict page (409). Those who
     may change no river are refused (403) before the river is looked up, as in the API."""
     authorize_some(session, actor, Action.change, services.RIVERS.resource, record_id=river_id)
-    river = services.dashboard_river(session, actor=actor, river_id=river_id)
-    state, day, problems = _state_form(to_state, on)
-    if state is None or day is None:
-        return _river_page(
-            request, session, actor, river_id, error=("state", "；".join(problems)), status_code=422
-        )
-    try:
-        remediation.change_state(
-            session,
-            actor=actor,
-            river_code=river.code,
-            to_state=state,
-            on=day,
-            reason=reason,
-            version=version,
-        )
-    except StaleVersion as exc:
-        return _conflict(request, exc, river_id, state, on, reason)
-    except (Conflict, Invalid) as exc:
-        return _river_page(
-            request,
-            session,
-            actor,
-            river_id,
-            error=("state", _refused(exc)),
-            status_code=exc.status,
-        )
-    session.commit()
-    return _done(river_id, "state")
+    return _move(
+        request,
+        session,
+        actor,
+        river_id,
+        remediation.change_state,
+        "state",
+        "state",
+        to_state=to_state,
+        on=on,
+        reason=reason,
+        version=version,
+    )
 
 
 @router.post("/rivers/{river_id}/correction", response_class=HTMLResponse)
@@ -313,19 +298,45 @@ def correct_state(
     changed since the page was shown gets the conflict page (409). Anyone else is
     refused (403) before the river is looked up, as in the API."""
     remediation.authorize_correction(session, actor, river_id)
+    return _move(
+        request,
+        session,
+        actor,
+        river_id,
+        remediation.correct_state,
+        "correction",
+        "corrected",
+        to_state=to_state,
+        on=on,
+        reason=reason,
+        version=version,
+    )
+
+
+def _move(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    river_id: int,
+    write: Callable[..., object],
+    form_name: str,
+    done: str,
+    *,
+    to_state: str,
+    on: str,
+    reason: str,
+    version: int | None,
+) -> Response:
+    """The state form's submit, for a move (``remediation.change_state``) or a correction
+    (``remediation.correct_state``): the form's problems or the refusal beside
+    ``form_name``, the conflict page for a river changed since, else ``done``."""
     river = services.dashboard_river(session, actor=actor, river_id=river_id)
     state, day, problems = _state_form(to_state, on)
     if state is None or day is None:
-        return _river_page(
-            request,
-            session,
-            actor,
-            river_id,
-            error=("correction", "；".join(problems)),
-            status_code=422,
-        )
+        error = (form_name, "；".join(problems))
+        return _river_page(request, session, actor, river_id, error=error, status_code=422)
     try:
-        remediation.correct_state(
+        write(
             session,
             actor=actor,
             river_code=river.code,
@@ -337,13 +348,7 @@ def correct_state(
     except StaleVersion as exc:
         return _conflict(request, exc, river_id, state, on, reason)
     except (Conflict, Invalid) as exc:
-        return _river_page(
-            request,
-            session,
-            actor,
-            river_id,
-            error=("correction", _refused(exc)),
-            status_code=exc.status,
-        )
+        error = (form_name, _refused(exc))
+        return _river_page(request, session, actor, river_id, error=error, status_code=exc.status)
     session.commit()
-    return _done(river_id, "corrected")
+    return _done(river_id, done)
