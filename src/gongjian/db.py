@@ -7,7 +7,7 @@ those migrations are checked against (``alembic check``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from enum import StrEnum
@@ -159,10 +159,25 @@ def session_factory(
     )
 
 
+_AFTER = "gongjian.db.after"
+
+
+def after_scope(session: Session, work: Callable[[Engine], None]) -> None:
+    """Run ``work`` with the session's engine once the ``session_scope`` of ``session``
+    has committed and closed, so that its connection is back in the pool first.
+
+    For bookkeeping that needs a transaction of its own (noting when a web session was
+    last seen): done inside the scope, it would hold a second connection while the
+    first waits, and a request would need two connections of the pool at once.
+    """
+    session.info.setdefault(_AFTER, []).append(work)
+
+
 @contextmanager
 def session_scope(engine: Engine | None = None, *, writing: bool = False) -> Iterator[Session]:
     """A session that commits when the block ends and rolls back if it raises
-    (``writing``: see ``session_factory``).
+    (``writing``: see ``session_factory``); then the work of ``after_scope``, when the
+    block ended without error.
 
     Services may commit inside the block (a refused action commits its audit entry
     before raising), so the transaction is managed here rather than by
@@ -175,6 +190,10 @@ def session_scope(engine: Engine | None = None, *, writing: bool = False) -> Ite
             session.rollback()
             raise
         session.commit()
+        after: list[Callable[[Engine], None]] = session.info.pop(_AFTER, [])
+        bound = session.get_bind()
+    for work in after:
+        work(bound)
 
 
 def check_in(column: str, choices: Iterable[StrEnum]) -> CheckConstraint:

@@ -147,17 +147,19 @@ def flush_versioned(
 ) -> None:
     """Flush the change of ``obj``; when another transaction changed its row since this
     one read it (``StaleDataError``), refuse with both versions and the row as stored
-    (read apart: the failed flush leaves ``session`` to be rolled back)."""
+    (the failed flush leaves the transaction to be rolled back: it is, and the row is
+    read in the next one, on the same connection)."""
     try:
         _flush(session)
     except StaleDataError as exc:
-        with Session(session.get_bind()) as apart:
-            now = apart.get(type(obj), inspect(obj).identity)
-            if now is None:
-                raise NotFound(
-                    f"没有编号为“{code}”的{RESOURCE_LABELS.get(resource, resource)}"
-                ) from exc
-            raise stale_version(now, resource=resource, code=code, sent=sent) from exc
+        identity = inspect(obj).identity
+        session.rollback()
+        now = session.get(type(obj), identity, populate_existing=True)
+        if now is None:
+            raise NotFound(
+                f"没有编号为“{code}”的{RESOURCE_LABELS.get(resource, resource)}"
+            ) from exc
+        raise stale_version(now, resource=resource, code=code, sent=sent) from exc
 
 
 def _flush(session: Session, *new: Base) -> None:

@@ -10,12 +10,15 @@ from collections.abc import Callable
 from http.cookies import SimpleCookie
 
 import httpx
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from gongjian.auth.choices import Role, SessionEnd
 from gongjian.auth.models import User, WebSession
+from gongjian.db import make_engine
+from gongjian.web.app import create_app
 from gongjian.web.sessions import SESSION_COOKIE
 from tests.web.conftest import Account, Clock, audit_entries, csrf_from, sign_in, signed_in
 
@@ -252,3 +255,51 @@ def test_http_basic_still_works(client: TestClient, make_user: Callable[..., Acc
     account = make_user(Role.admin)
     assert client.get("/api/v1/users", auth=(account.username, account.password)).status_code == 200
     assert client.get("/api/v1/users", auth=(account.username, "wrong-one")).status_code == 401
+
+
+def _one_connection_app(web_engine: Engine, clock: Clock, *, timeout: float) -> FastAPI:
+    """The app on a pool of a single connection, waited for at most ``timeout`` seconds."""
+    url = web_engine.url.render_as_string(hide_password=False)
+    app = create_app(make_engine(url, pool_size=1, max_overflow=0, pool_timeout=timeout))
+    app.state.clock = clock
+    return app
+
+
+def test_a_request_needs_one_connection_of_the_pool(
+    web_engine: Engine, clock: Clock, make_user: Callable[..., Account]
+) -> None:
+    """Noting when a session was last seen never takes a second connection while the
+    request holds its own: under load, requests waiting for the pool would otherwise
+    hold every connection and wait for each other."""
+    account = make_user(Role.town)
+    app = _one_connection_app(web_engine, clock, timeout=5)
+    with TestClient(app, follow_redirects=False) as browser:
+        signed_in(browser, account)
+        for path in ("/", "/api/v1/towns", "/projects"):
+            clock.advance(minutes=2)
+            assert browser.get(path).status_code == 200, path
+            [stored] = _sessions(web_engine, account.username)
+            assert stored.last_seen_at == clock.now, path
+    app.state.engine.dispose()
+
+
+def test_a_database_with_no_room_answers_503_and_retry_after(
+    web_engine: Engine, clock: Clock, make_user: Callable[..., Account]
+) -> None:
+    """Every connection taken for longer than the pool waits: the request is answered
+    503 with ``Retry-After`` and a message in words, not a 500, and nothing is written."""
+    account = make_user(Role.city)
+    app = _one_connection_app(web_engine, clock, timeout=0.5)
+    with TestClient(app, follow_redirects=False) as browser:
+        signed_in(browser, account)
+        with app.state.engine.connect():
+            api = browser.get("/api/v1/towns")
+            page = browser.get("/projects")
+    app.state.engine.dispose()
+    assert api.status_code == 503
+    assert api.headers["retry-after"].isdigit()
+    assert api.json()["error"] == "Busy"
+    assert "再试" in api.json()["message"]
+    assert page.status_code == 503
+    assert page.headers["retry-after"] == api.headers["retry-after"]
+    assert "系统繁忙" in page.text

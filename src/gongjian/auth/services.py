@@ -7,9 +7,9 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from functools import cache
+from functools import cache, partial
 
-from sqlalchemy import ColumnElement, and_, delete, func, select, update
+from sqlalchemy import ColumnElement, Engine, and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -21,7 +21,7 @@ from gongjian.auth.models import SignInFailure, User, WebSession
 from gongjian.auth.passwords import MIN_LENGTH, hash_password, verify_password
 from gongjian.auth.permissions import authorize
 from gongjian.config import get_settings
-from gongjian.db import WRITING, utcnow
+from gongjian.db import WRITING, after_scope, utcnow
 from gongjian.errors import Conflict, GongjianError, Invalid, NotFound, Problem, StaleVersion
 from gongjian.periods import city_zone
 from gongjian.towns.services import find_town
@@ -449,24 +449,30 @@ def resume_session(
 
 
 def _touch(session: Session, web_session: WebSession, now: dt.datetime) -> None:
-    """Note that ``web_session`` was seen at ``now``, in a transaction of its own that
-    commits at once: the request's own transaction then stays read-only, so reading a
-    page never holds SQLite's write lock while the page renders (a request that writes
-    notes it in its own transaction, which holds the lock already). Best effort: when the
-    database is busy, the note waits for the next request (the idle timeout is exact to
-    within ``LAST_SEEN_EVERY`` anyway)."""
-    bind = session.get_bind()
-    if bind.get_execution_options().get(WRITING):
-        web_session.last_seen_at = now  # the request writes anyway, in its own transaction
+    """Note that ``web_session`` was seen at ``now``.
+
+    A request that writes notes it in its own transaction (which holds SQLite's write
+    lock already). A reading request notes it after its transaction has ended and
+    given its connection back (``after_scope``), in a short transaction of its own: the
+    request's transaction stays read-only, so reading a page never holds SQLite's write
+    lock while the page renders, and a request never holds two connections. Best
+    effort: when the database is busy, the note waits for the next request (the idle
+    timeout is exact to within ``LAST_SEEN_EVERY`` anyway)."""
+    if session.get_bind().get_execution_options().get(WRITING):
+        web_session.last_seen_at = now
         return
+    set_committed_value(web_session, "last_seen_at", now)
+    after_scope(session, partial(_note_seen, web_session.id, now))
+
+
+def _note_seen(web_session_id: int, now: dt.datetime, engine: Engine) -> None:
     try:
-        with Session(bind) as own, own.begin():
+        with Session(engine) as own, own.begin():
             own.execute(
-                update(WebSession).where(WebSession.id == web_session.id).values(last_seen_at=now)
+                update(WebSession).where(WebSession.id == web_session_id).values(last_seen_at=now)
             )
     except OperationalError:
         return
-    set_committed_value(web_session, "last_seen_at", now)
 
 
 def end_session(

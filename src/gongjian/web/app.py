@@ -13,6 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -92,6 +94,7 @@ def error_page(
     title_key: str | None = None,
     message: str,
     hint: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     """The error page: what went wrong in words, never a traceback."""
     lang = language_of(request)
@@ -103,6 +106,7 @@ def error_page(
         request,
         "error.html",
         status_code=status,
+        headers=headers,
         status=status,
         title=title,
         message=message,
@@ -117,6 +121,31 @@ def _server_error(request: Request, incident: str) -> Response:
     return JSONResponse(
         {"error": "InternalError", "message": message, "incident": incident}, status_code=500
     )
+
+
+BUSY_RETRY_SECONDS = 5
+"""What a 503 for a busy database asks the client to wait before trying again."""
+
+
+def database_busy(exc: Exception) -> bool:
+    """Whether ``exc`` says the database had no room for the request in time: every
+    pooled connection was taken for ``pool_timeout`` seconds, or SQLite's write lock
+    stayed held past its busy timeout. Nothing was written; the request can be sent
+    again."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    return isinstance(exc, OperationalError) and any(
+        word in str(exc.orig) for word in ("database is locked", "database is busy")
+    )
+
+
+def _busy(request: Request) -> Response:
+    lang = language_of(request)
+    message = translate(lang, "error.503.message", seconds=BUSY_RETRY_SECONDS)
+    headers = {"Retry-After": str(BUSY_RETRY_SECONDS)}
+    if wants_page(request):
+        return error_page(request, 503, message=message, headers=headers)
+    return JSONResponse({"error": "Busy", "message": message}, status_code=503, headers=headers)
 
 
 def request_limit() -> int:
@@ -181,6 +210,15 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         (a path that names no version): 409, like ``StaleVersion``."""
         refused = Conflict("记录在读取后已被他人修改，本次修改未保存：请重新载入后再试")
         return await _domain_error(request, refused)
+
+    @app.exception_handler(PoolTimeout)
+    @app.exception_handler(OperationalError)
+    async def _database_error(request: Request, exc: Exception) -> Response:
+        """A database too busy to take the request in time: 503 with ``Retry-After``
+        (nothing was written). Any other database failure stays unexpected (500)."""
+        if not database_busy(exc):
+            raise exc
+        return _busy(request)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:

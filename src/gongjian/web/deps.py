@@ -27,6 +27,7 @@ from gongjian.db import session_scope
 from gongjian.errors import GongjianError
 from gongjian.web import csrf
 from gongjian.web.sessions import client_address, current_session, now
+from gongjian.web.templating import note_demo_data
 
 _basic = HTTPBasic(auto_error=False, realm="gongjian")
 _bearer = HTTPBearer(auto_error=False, description="监测站令牌（gongjian stations add）")
@@ -53,9 +54,12 @@ def get_session(request: Request) -> Iterator[Session]:
     The commit happens before the response is sent (``scope="function"``), so a client
     never sees a success whose write is not yet stored. A request that may write (not
     GET, HEAD or OPTIONS) begins its transaction as a writer (see ``db.make_engine``).
+    The request uses this one connection of the pool for everything it reads and
+    writes, so that requests waiting for a connection never hold one.
     """
     writing = request.method not in csrf.SAFE_METHODS
     with session_scope(request.app.state.engine, writing=writing) as session:
+        note_demo_data(request, session)
         yield session
 
 

@@ -20,6 +20,7 @@ from urllib.parse import quote
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -82,15 +83,24 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def note_demo_data(request: Request, session: Session) -> None:
+    """Ask, through the request's own ``session``, whether the app's database holds the
+    demo city, unless the app knows already (``demo_data``)."""
+    state = request.app.state
+    if not hasattr(state, "demo_data"):
+        state.demo_data = holds_demo(session)
+
+
 def demo_data(request: Request) -> bool:
-    """Whether the app's database holds the demo city: asked by the first page the app
-    renders (the sign-in page, usually), then kept. A database that cannot answer (not
-    reachable, not yet created) is asked again by the next page."""
+    """Whether the app's database holds the demo city: noted by the first request that
+    takes a database session (``note_demo_data``), then kept. A page rendered before
+    any (an error page) asks in a session of its own; a database that cannot answer
+    (not reachable, not yet created) is asked again by the next page."""
     state = request.app.state
     if not hasattr(state, "demo_data"):
         try:
             with session_scope(state.engine) as session:
-                state.demo_data = holds_demo(session)
+                note_demo_data(request, session)
         except SQLAlchemyError:
             return False
     found: bool = state.demo_data
