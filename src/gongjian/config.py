@@ -52,6 +52,20 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `gongjian serve` listens on.")
     port: int = Field(default=8000, description="Port `gongjian serve` listens on.")
+    web_concurrency: int = Field(
+        default=10,
+        ge=1,
+        le=30,
+        description=(
+            "How many requests the server works on at once; the others wait their turn. "
+            "Keep it below the database pool's 15 connections and the server's 40 threads."
+        ),
+    )
+    web_queue_seconds: Decimal = Field(
+        default=Decimal(30),
+        gt=0,
+        description="How long a request may wait for its turn before it is answered 503 (s).",
+    )
     sqlite_busy_timeout_ms: int = Field(
         default=30_000,
         description="How long a SQLite writer waits for the write lock before giving up (ms).",

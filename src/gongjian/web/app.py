@@ -41,6 +41,7 @@ from gongjian.reports.pages import router as reports_pages
 from gongjian.towns.api import router as towns_router
 from gongjian.water.api import router as water_router
 from gongjian.water.pages import router as water_pages
+from gongjian.web.capacity import ConcurrencyLimit
 from gongjian.web.conflicts import conflict_page
 from gongjian.web.csrf import CsrfRefused
 from gongjian.web.deps import SignInRequired
@@ -299,6 +300,13 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     ):
         app.include_router(pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    settings = get_settings()
+    app.add_middleware(
+        ConcurrencyLimit,
+        concurrency=settings.web_concurrency,
+        wait_seconds=float(settings.web_queue_seconds),
+        refuse=_busy,
+    )
     app.add_middleware(BodyLimit, limit=request_limit, refuse=_too_large)
     app.add_middleware(UnhandledErrors, render_500=_server_error)
     app.add_middleware(SecurityHeaders)
