@@ -9,16 +9,12 @@ browser downloads (``playwright install``) are never used.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -28,6 +24,7 @@ from gongjian.auth.choices import Role
 from gongjian.auth.services import add_user
 from gongjian.web.app import create_app
 from tests.conftest import DatabaseFactory
+from tests.serving import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -55,12 +52,6 @@ class LiveServer:
     url: str
     engine: Engine
     backend: str
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -116,22 +107,8 @@ def city_server(databases: DatabaseFactory) -> Iterator[LiveServer]:
 
 
 def _serve(engine: Engine, backend: str) -> Iterator[LiveServer]:
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(engine), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-        )
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn-browser-suite", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"the app did not start on port {port}")
-        time.sleep(0.05)
-    yield LiveServer(f"http://127.0.0.1:{port}", engine, backend)
-    server.should_exit = True
-    thread.join(timeout=15)
+    with serving(create_app(engine)) as url:
+        yield LiveServer(url, engine, backend)
     engine.dispose()
 
 

@@ -7,18 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import Headers
@@ -32,41 +27,13 @@ from gongjian.models import River
 from gongjian.portal.integrity import AGENTS, load_blocklist, term_pattern
 from gongjian.web.app import create_app
 from tests.conftest import DatabaseFactory
+from tests.serving import free_port, serving
 
 SPAM = "http://spam.example/"
 EVERY_AGENT = {agent.name for agent in AGENTS}
 CRAWLERS = {"baiduspider", "googlebot"}
 FIRST_RIVER = "first-river"
 """Stands for the first published river's page in the cases (its id is the database's)."""
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def _serving(asgi_app: Any, lifespan: Literal["on", "off"] = "off") -> Iterator[str]:
-    """``asgi_app`` served by uvicorn in a thread on a free port of 127.0.0.1."""
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            asgi_app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan
-        )
-    )
-    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"the server did not start on port {port}")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
 
 
 @dataclass(frozen=True)
@@ -161,7 +128,7 @@ def portal_city(databases: DatabaseFactory) -> Iterator[Engine]:
 @pytest.fixture(scope="module")
 def portal_url(portal_city: Engine) -> Iterator[str]:
     """The portal served normally."""
-    with _serving(create_app(portal_city)) as url:
+    with serving(create_app(portal_city)) as url:
         yield url
 
 
@@ -176,7 +143,7 @@ def proxy(portal_url: str, portal_city: Engine) -> Iterator[Proxy]:
     """The tampering proxy in front of the portal (tampering with nothing until told)."""
     tampering = TamperingProxy(portal_url)
     tampering.names = {_pages(portal_city)[1]: FIRST_RIVER}
-    with _serving(tampering, lifespan="on") as url:
+    with serving(tampering, lifespan="on") as url:
         yield Proxy(tampering, url)
 
 
@@ -493,7 +460,7 @@ def test_the_report_is_a_table_of_findings(check: Callable[..., Outcome], proxy:
 
 
 def test_a_site_that_does_not_answer_exits_2(check: Callable[..., Outcome]) -> None:
-    found = check(f"http://127.0.0.1:{_free_port()}")
+    found = check(f"http://127.0.0.1:{free_port()}")
     assert found.exit_code == 2
     assert "无法访问" in found.output
 
