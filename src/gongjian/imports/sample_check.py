@@ -161,7 +161,12 @@ def _number(column: str, kind: str, places: int) -> NumberSql:
     if _is_float(kind):
         units = f"round(CAST({source} AS DOUBLE) * {factor})"
         # Both sides compared as the column's own float type: exact, and no tolerance.
-        exact = f"CAST({units} / {factor} AS {kind}) = {source}"
+        # DuckDB's round(x, places) is that division, in half the time.
+        exact = (
+            f"round({source}, {places}) = {source}"
+            if kind.upper() == "DOUBLE"
+            else f"CAST({units} / {factor} AS {kind}) = {source}"
+        )
         # isfinite first: a file's statistics leave NaN out, and DuckDB trusts them to
         # decide a comparison for every row at once.
         inside = [f"isfinite({source})", f"{source} > -{MAGNITUDE}", f"{source} < {MAGNITUDE}"]

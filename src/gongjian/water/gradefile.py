@@ -31,12 +31,14 @@ from typing import Any
 
 import duckdb
 import ibis
+import ibis.expr.types as ir
 
 from gongjian.errors import GongjianError
 from gongjian.imports.files import load
 from gongjian.imports.sample_check import (
     CHECKED,
     FILE_PLACES,
+    INDICATORS,
     SAMPLINGS,
     SCALE_PLACES,
     Findings,
@@ -144,22 +146,41 @@ def _warnings(connection: duckdb.DuckDBPyConnection, rules: Rules) -> list[str]:
     return [w.message for w in sampling_warnings(bodies, samplings, rules)]
 
 
+SAMPLES_SCHEMA = {
+    "point_id": "string",
+    **{name: "int64" for name in (*INDICATORS, "depth_cm")},
+}
+POINTS_SCHEMA = {"point_id": "string", "water_body_id": "string", "chainage_m": "int64"}
+"""The checked tables as the grading expressions see them (numbers in thousandths)."""
+
+
+def _rows(connection: duckdb.DuckDBPyConnection, expression: ir.Table) -> list[dict[str, Any]]:
+    """The rows of ``expression``, compiled by Ibis and run on ``connection``."""
+    cursor = connection.execute(str(ibis.to_sql(expression, dialect="duckdb")))
+    names = [column[0] for column in cursor.description or ()]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 def _grade(
     connection: duckdb.DuckDBPyConnection, rules: Rules
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """Grade in DuckDB; the rows of ``points.csv`` and ``water_bodies.csv``. The points'
-    grades are kept in a table, so the samples are scanned once."""
-    backend = ibis.duckdb.from_connection(connection)
-    graded = backend.create_table(
-        GRADED,
-        point_grades(backend.table(CHECKED), backend.table("checked_points"), rules, FILE_SCALES),
-        temp=True,
-        overwrite=True,
+    grades are kept in a table, so the samples are scanned once. The expressions are
+    the ones ``assess`` runs in the database, over the checked tables by name."""
+    graded = point_grades(
+        ibis.table(SAMPLES_SCHEMA, name=CHECKED),
+        ibis.table(POINTS_SCHEMA, name="checked_points"),
+        rules,
+        FILE_SCALES,
     )
-    point_rows = backend.to_pyarrow(graded).to_pylist()
-    body_rows = backend.to_pyarrow(water_body_grades(graded, rules)).to_pylist()
+    connection.execute(
+        f"CREATE OR REPLACE TEMP TABLE {GRADED} AS {ibis.to_sql(graded, dialect='duckdb')}"
+    )
+    stored = ibis.table(graded.schema(), name=GRADED)
+    point_rows = _rows(connection, stored)
+    body_rows = _rows(connection, water_body_grades(stored, rules))
     segments: dict[str, list[tuple[int, int]]] = {}
-    for segment in backend.to_pyarrow(severe_segments(graded, rules)).to_pylist():
+    for segment in _rows(connection, severe_segments(stored, rules)):
         segments.setdefault(segment["water_body_id"], []).append(
             (segment["start_m"], segment["end_m"])
         )
