@@ -47,16 +47,23 @@ def _refuse(_request: Request) -> Response:
     return PlainTextResponse("busy", status_code=503, headers={"Retry-After": "5"})
 
 
-async def _get_all(app: ASGIApp, paths: list[str]) -> list[httpx.Response]:
+async def _gather(app: ASGIApp, paths: list[str]) -> list[httpx.Response]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         return list(await asyncio.gather(*(client.get(path) for path in paths)))
 
 
+def _get_all(app: ASGIApp, paths: list[str]) -> list[httpx.Response]:
+    """GET ``paths`` from ``app`` all at once, in an event loop of a thread of its own
+    (the browser suite's driver may hold this thread's loop)."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, _gather(app, paths)).result()
+
+
 def test_at_most_the_limit_is_worked_on_at_once_and_everyone_is_answered() -> None:
     inner = _Counting(0.02)
     app = ConcurrencyLimit(inner, concurrency=3, wait_seconds=30, refuse=_refuse)
-    answers = asyncio.run(_get_all(app, [f"/r/{n}" for n in range(20)]))
+    answers = _get_all(app, [f"/r/{n}" for n in range(20)])
     assert [a.status_code for a in answers] == [200] * 20
     assert [a.text for a in answers] == [f"/r/{n}" for n in range(20)]
     assert inner.most == 3
@@ -64,7 +71,7 @@ def test_at_most_the_limit_is_worked_on_at_once_and_everyone_is_answered() -> No
 
 def test_a_request_kept_waiting_too_long_gets_the_refusal() -> None:
     app = ConcurrencyLimit(_Counting(0.5), concurrency=1, wait_seconds=0.1, refuse=_refuse)
-    first, second = asyncio.run(_get_all(app, ["/slow", "/waits"]))
+    first, second = _get_all(app, ["/slow", "/waits"])
     assert first.status_code == 200
     assert second.status_code == 503
     assert second.headers["retry-after"] == "5"
@@ -73,7 +80,7 @@ def test_a_request_kept_waiting_too_long_gets_the_refusal() -> None:
 def test_static_files_pass_without_waiting() -> None:
     inner = _Counting(0.3)
     app = ConcurrencyLimit(inner, concurrency=1, wait_seconds=0.05, refuse=_refuse)
-    answers = asyncio.run(_get_all(app, ["/slow", "/static/a.css", "/static/b.js"]))
+    answers = _get_all(app, ["/slow", "/static/a.css", "/static/b.js"])
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert inner.most == 3
 
