@@ -183,7 +183,8 @@ def session_scope(engine: Engine | None = None, *, writing: bool = False) -> Ite
     before raising), so the transaction is managed here rather than by
     ``Session.begin()``.
     """
-    with session_factory(engine, writing=writing)() as session:
+    bound = engine or get_engine()
+    with session_factory(bound, writing=writing)() as session:
         try:
             yield session
         except BaseException:
@@ -191,7 +192,6 @@ def session_scope(engine: Engine | None = None, *, writing: bool = False) -> Ite
             raise
         session.commit()
         after: list[Callable[[Engine], None]] = session.info.pop(_AFTER, [])
-        bound = session.get_bind()
     for work in after:
         work(bound)
 
