@@ -13,6 +13,7 @@ A refused write shows the page again with its reason beside the form.
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -51,25 +52,23 @@ from gongjian.campaign.scoring import (
     standings,
 )
 from gongjian.campaign.services import PROJECTS
-from gongjian.errors import Conflict, Invalid, NotFound, StaleVersion
+from gongjian.errors import Conflict, Invalid, NotFound
 from gongjian.periods import Period, parse_period, period_of, today
 from gongjian.renewal.pages import (
     PAGE_SIZE,
     PageNumber,
     Pager,
-    by_field,
     choice,
     choices,
     day_of,
     export_href,
     filters_of,
     flag,
-    form_choice,
-    form_day,
 )
 from gongjian.towns.services import list_towns
-from gongjian.web.conflicts import conflict_page, move_rows
+from gongjian.web.conflicts import move_rows
 from gongjian.web.deps import PageActor, SessionDep
+from gongjian.web.forms import by_field, form_choice, form_day, state_form_answer
 from gongjian.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -213,8 +212,10 @@ def project_state(
         return _project_page(
             request, session, actor, code, status_code=422, form=form, problems=problems
         )
-    try:
-        change_project_state(
+    return state_form_answer(
+        request,
+        partial(
+            change_project_state,
             session,
             actor=actor,
             code=code,
@@ -222,30 +223,12 @@ def project_state(
             on=day,
             reason=reason,
             version=version,
-        )
-    except StaleVersion as exc:
-        return conflict_page(
-            request,
-            exc,
-            back=f"/projects/{quote(code, safe='')}",
-            rows=move_rows(target, ProjectState(exc.record["state"]), on, reason),
-        )
-    except Invalid as exc:
-        return _project_page(
-            request,
-            session,
-            actor,
-            code,
-            status_code=422,
-            form=form,
-            error=exc.message,
-            problems=by_field(exc.problems, ("to_state", "on", "reason")),
-        )
-    except Conflict as exc:
-        return _project_page(
-            request, session, actor, code, status_code=409, form=form, error=exc.message
-        )
-    return RedirectResponse(f"/projects/{quote(code, safe='')}?changed=1", status_code=303)
+        ),
+        page_url=f"/projects/{quote(code, safe='')}",
+        again=partial(_project_page, request, session, actor, code, form=form),
+        conflict_rows=lambda exc: move_rows(target, ProjectState(exc.record["state"]), on, reason),
+        fields=("to_state", "on", "reason"),
+    )
 
 
 # --- Batches ----------------------------------------------------------------------------

@@ -18,18 +18,19 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from gongjian.auth.actors import Actor
 from gongjian.auth.permissions import scoped_town, town_scope
 from gongjian.choices import LabeledChoice
 from gongjian.config import get_settings
-from gongjian.errors import Conflict, Invalid, Problem, StaleVersion
+from gongjian.errors import Invalid, Problem
 from gongjian.periods import parse_as_of, today
 from gongjian.renewal.choices import EnterpriseKind, MilestoneKind, Ownership, RenewalState
 from gongjian.renewal.enterprises import ENTERPRISES, agreed_investment, list_enterprises
@@ -42,8 +43,9 @@ from gongjian.renewal.services import (
     parcel_detail,
 )
 from gongjian.towns.services import list_towns
-from gongjian.web.conflicts import conflict_page, move_rows
+from gongjian.web.conflicts import move_rows
 from gongjian.web.deps import PageActor, SessionDep
+from gongjian.web.forms import form_choice, form_day, state_form_answer
 from gongjian.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -259,40 +261,6 @@ def parcel(request: Request, session: SessionDep, actor: PageActor, code: str) -
     return _parcel_page(request, session, actor, code)
 
 
-def form_day(
-    value: str, column: str, label: str, problems: dict[str, list[str]], *, required: bool
-) -> dt.date | None:
-    """The day a form field holds; a problem under ``column`` when it is not a date
-    (or is empty and ``required``)."""
-    if not value.strip():
-        if required:
-            problems.setdefault(column, []).append(f"请填写{label}")
-        return None
-    try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        problems.setdefault(column, []).append(f"{label}应为 2023-01-31 这样的日期")
-        return None
-
-
-def form_choice(of: type[C], value: str, column: str, problems: dict[str, list[str]]) -> C | None:
-    """The member of ``of`` a form field names; a problem under ``column`` otherwise."""
-    try:
-        return of.parse(value.strip())
-    except ValueError:
-        problems.setdefault(column, []).append("请从列表中选择")
-        return None
-
-
-def by_field(problems: Sequence[Problem], known: Sequence[str]) -> dict[str, list[str]]:
-    """A refusal's problems by the form field they concern (``""`` for the rest)."""
-    found: dict[str, list[str]] = {}
-    for problem in problems:
-        column = problem.column or ""
-        found.setdefault(column if column in known else "", []).append(problem.reason)
-    return found
-
-
 @router.post("/parcels/{code}/state", response_class=HTMLResponse)
 def parcel_state(
     request: Request,
@@ -317,8 +285,10 @@ def parcel_state(
         return _parcel_page(
             request, session, actor, code, status_code=422, form=form, problems=problems
         )
-    try:
-        change_state(
+    return state_form_answer(
+        request,
+        partial(
+            change_state,
             session,
             actor=actor,
             parcel_code=code,
@@ -327,32 +297,14 @@ def parcel_state(
             comment_until=until,
             reason=reason,
             version=version,
-        )
-    except StaleVersion as exc:
-        current = RenewalState(exc.record["renewal_state"])
-        return conflict_page(
-            request,
-            exc,
-            back=f"/parcels/{quote(code, safe='')}",
-            rows=move_rows(target, current, on, reason),
-        )
-    except Invalid as exc:
-        fields = ("to_state", "on", "comment_until", "reason")
-        return _parcel_page(
-            request,
-            session,
-            actor,
-            code,
-            status_code=422,
-            form=form,
-            error=exc.message,
-            problems=by_field(exc.problems, fields),
-        )
-    except Conflict as exc:
-        return _parcel_page(
-            request, session, actor, code, status_code=409, form=form, error=exc.message
-        )
-    return RedirectResponse(f"/parcels/{quote(code, safe='')}?changed=1", status_code=303)
+        ),
+        page_url=f"/parcels/{quote(code, safe='')}",
+        again=partial(_parcel_page, request, session, actor, code, form=form),
+        conflict_rows=lambda exc: move_rows(
+            target, RenewalState(exc.record["renewal_state"]), on, reason
+        ),
+        fields=("to_state", "on", "comment_until", "reason"),
+    )
 
 
 # --- Clusters ---------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from gongjian.reports.briefings import BRIEFING, BriefingData, briefing_data, pa
 from gongjian.reports.pdf import SOFFICE
 from gongjian.reports.publishing import docx_bytes, list_published, publish_briefing
 from gongjian.web.deps import PageActor, SessionDep
+from gongjian.web.forms import by_field
 from gongjian.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -115,13 +116,6 @@ def _page(
     )
 
 
-def _by_field(problems: list[Problem]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for problem in problems:
-        found.setdefault(problem.column or "", []).append(problem.reason)
-    return found
-
-
 @router.get("/briefings", response_class=HTMLResponse)
 def briefings(
     request: Request,
@@ -152,7 +146,7 @@ async def briefing_document(
         chosen_period, chosen = _checked(period, campaign)
     except Invalid as exc:
         return _page(
-            request, session, actor, status_code=422, form=form, problems=_by_field(exc.problems)
+            request, session, actor, status_code=422, form=form, problems=by_field(exc.problems)
         )
     if format not in FORMATS:
         raise Invalid("文档格式无效", [Problem("可选：docx、pdf", column="format", value=format)])
@@ -215,7 +209,7 @@ def briefing_publish(
             status_code=422,
             form=form,
             error=exc.message,
-            problems=_by_field(exc.problems),
+            problems=by_field(exc.problems),
         )
     except NotFound as exc:
         session.rollback()
