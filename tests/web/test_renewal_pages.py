@@ -326,7 +326,7 @@ def test_a_refused_state_change_shows_its_reason(
     html = early.text
     assert "日期不能早于上一次状态变更" in html
     assert "方案公示须填写公示期截止日期" in html
-    assert 'aria-invalid="true" aria-describedby="err-comment_until"' in html
+    assert 'aria-invalid="true" aria-describedby="comment-until-hint err-comment_until"' in html
     skipped = _change(city_client, code, to_state="producing", on="2022-06-01")
     assert skipped.status_code == 409
     assert "可改为：“方案公示”" in skipped.text
