@@ -7,13 +7,14 @@ import datetime as dt
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
 from gongjian.audit.models import AuditEntry
@@ -192,3 +193,24 @@ def audit_entries(engine: Engine, **where: str) -> list[AuditEntry]:
         for column, value in where.items():
             stmt = stmt.where(getattr(AuditEntry, column) == value)
         return list(session.scalars(stmt))
+
+
+def table(html: str, table_id: str) -> str:
+    """The body of the table ``table_id`` on a page (empty when the page has none)."""
+    found = re.search(rf'<table class="table" id="{table_id}"[^>]*>(.*?)</table>', html, re.S)
+    return found.group(1) if found else ""
+
+
+@contextmanager
+def counting(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements run on ``engine`` inside the block."""
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)

@@ -13,14 +13,13 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from gongjian.auth.actors import Actor
@@ -39,7 +38,7 @@ from gongjian.campaign.scoring import standings
 from gongjian.kpi.services import kpis
 from gongjian.renewal.pages import PAGE_SIZE
 from gongjian.towns.models import Town
-from tests.web.conftest import as_demo, audit_entries, csrf_from
+from tests.web.conftest import as_demo, audit_entries, counting, csrf_from, table
 from tests.web.test_headers import INLINE
 
 CITY = Actor(username="test-city", role=Role.city)
@@ -58,31 +57,10 @@ def town(db: Session, name: str) -> Town:
     return db.scalars(select(Town).where(Town.name == name)).one()
 
 
-def table(html: str, table_id: str) -> str:
-    """The body of the table ``table_id`` on a page (empty when the page has none)."""
-    found = re.search(rf'<table class="table" id="{table_id}"[^>]*>(.*?)</table>', html, re.S)
-    return found.group(1) if found else ""
-
-
 def project_codes(client: TestClient, **params: Any) -> list[str]:
     response = client.get("/projects", params=params)
     assert response.status_code == 200, response.text
     return PROJECT_LINK.findall(table(response.text, "projects"))
-
-
-@contextmanager
-def counting(engine: Engine) -> Iterator[list[str]]:
-    """The SQL statements run on ``engine`` inside the block."""
-    statements: list[str] = []
-
-    def count(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def new_project(db: Session, town_name: str, listed_on: str = "2022-02-01") -> str:

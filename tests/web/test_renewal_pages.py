@@ -12,14 +12,13 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from urllib.parse import unquote
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from gongjian.auth.actors import Actor
@@ -32,7 +31,7 @@ from gongjian.renewal.models import Parcel
 from gongjian.renewal.pages import PAGE_SIZE, outline
 from gongjian.renewal.services import add_parcel, cluster_views, list_parcels
 from gongjian.towns.models import Town
-from tests.web.conftest import as_demo, audit_entries, csrf_from
+from tests.web.conftest import as_demo, audit_entries, counting, csrf_from, table
 from tests.web.test_headers import INLINE
 
 CITY = Actor(username="test-city", role=Role.city)
@@ -51,31 +50,10 @@ def town(db: Session, name: str) -> Town:
     return db.scalars(select(Town).where(Town.name == name)).one()
 
 
-def table(html: str, table_id: str) -> str:
-    """The body of the table ``table_id`` on a page (empty when the page has none)."""
-    found = re.search(rf'<table class="table" id="{table_id}">(.*?)</table>', html, re.S)
-    return found.group(1) if found else ""
-
-
 def parcel_codes(client: TestClient, **params: str | list[str]) -> list[str]:
     response = client.get("/parcels", params=params)
     assert response.status_code == 200, response.text
     return [unquote(code) for code in PARCEL_LINK.findall(table(response.text, "parcels"))]
-
-
-@contextmanager
-def counting(engine: Engine) -> Iterator[list[str]]:
-    """The SQL statements run on ``engine`` inside the block."""
-    statements: list[str] = []
-
-    def count(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def new_parcel(db: Session, town_name: str, identified_on: str = "2022-01-10") -> str:
