@@ -184,6 +184,12 @@ CASES: tuple[Case, ...] = (
         json={"version": 1, "state": "in_progress"}),
     api("GET", "/priorities", READ),
     api("GET", "/complaints/counts", READ, "/complaints/counts?period=2022-09"),
+    api("GET", "/complaints", READ),
+    # Closing a complaint: the town it concerns (town A's), the city (409 once closed).
+    api("POST", "/complaints/{receipt_no}/close", WRITE, "/complaints/{complaint}/close",
+        json={}),
+    api("POST", "/complaints/{receipt_no}/close", WRITE_MISSING,
+        f"/complaints/{MISSING}/close", json={}),
     api("GET", "/complaints/{receipt_no}", READ, "/complaints/{complaint}"),
     api("GET", "/complaints/{receipt_no}", READ_MISSING, f"/complaints/{MISSING}"),
     # The complainant's personal data: the city, and the town the complaint concerns.

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 import gongjian.db
 from gongjian.audit.models import AuditEntry
+from gongjian.auth.actors import Actor
 from gongjian.cli.rivers import register
 from gongjian.config import get_settings
 from gongjian.demo.generate import DEMO_USERS
@@ -39,6 +40,7 @@ from gongjian.water.models import (
     RiverSurvey,
 )
 from gongjian.water.plans import is_overdue
+from gongjian.water.services import add_complaint
 from gongjian.web.app import create_app
 from gongjian.web.deps import get_session
 from tests.conftest import DatabaseFactory
@@ -335,6 +337,135 @@ def test_complaint_counts(client: TestClient, demo_session: Session) -> None:
     assert client.get("/api/v1/complaints/counts", params={"period": "2022-06"}).status_code == 403
 
 
+def _town_named(session: Session, town_id: int) -> str:
+    return session.scalars(select(Town.name).where(Town.id == town_id)).one()
+
+
+def test_complaints_are_listed_latest_first_without_personal_data(
+    client: TestClient, demo_session: Session
+) -> None:
+    auth = _auth(_user("town"))
+    listed = client.get("/api/v1/complaints", params={"limit": 500}, auth=auth)
+    assert listed.status_code == 200
+    page = listed.json()
+    stored = list(demo_session.scalars(select(Complaint)))
+    assert page["total"] == len(stored) > 0
+    received = [dt.datetime.fromisoformat(item["received_at"]) for item in page["items"]]
+    assert received == sorted(received, reverse=True)
+    assert all(
+        item["complainant_name"] is None and item["complainant_phone"] is None
+        for item in page["items"]
+    )
+    assert any(c.complainant_phone for c in stored)
+
+    one = stored[0]
+    town = _town_named(demo_session, one.town_id)
+    river = demo_session.get(River, one.river_id)
+    assert river is not None
+    filters: list[tuple[dict[str, str], list[Complaint]]] = [
+        ({"town": town}, [c for c in stored if c.town_id == one.town_id]),
+        ({"river": river.code}, [c for c in stored if c.river_id == one.river_id]),
+        ({"category": one.category}, [c for c in stored if c.category == one.category]),
+        ({"open": "true"}, [c for c in stored if c.closed_at is None]),
+        ({"open": "false"}, [c for c in stored if c.closed_at is not None]),
+    ]
+    for params, expected in filters:
+        found = client.get("/api/v1/complaints", params={"limit": 500, **params}, auth=auth)
+        assert found.status_code == 200, params
+        assert found.json()["total"] == len(expected), params
+        assert {i["receipt_no"] for i in found.json()["items"]} == {
+            c.receipt_no for c in expected
+        }, params
+    second = client.get("/api/v1/complaints", params={"limit": 1, "offset": 1}, auth=auth)
+    assert [i["receipt_no"] for i in second.json()["items"]] == [page["items"][1]["receipt_no"]]
+    assert client.get("/api/v1/complaints").status_code == 403
+    missing = client.get("/api/v1/complaints", params={"river": "NOPE"}, auth=auth)
+    assert missing.status_code == 404
+
+
+def _open_complaint(session: Session) -> tuple[Complaint, str, str]:
+    """A new open complaint about a demo river, its town's user and another town's."""
+    river = session.scalars(select(River).order_by(River.code)).first()
+    assert river is not None
+    complaint = add_complaint(
+        session,
+        actor=Actor.system("test"),
+        river_id=river.id,
+        category="odour",
+        description="河水发臭",
+        complainant_name=None,
+        complainant_phone=None,
+        received_at=dt.datetime(2023, 1, 20, 10, tzinfo=city_zone()),
+    )
+    session.commit()
+    town = _town_named(session, river.lead_town_id)
+    users = {t: u for u, _, r, t, _ in DEMO_USERS if r == "town"}
+    other = next(u for t, u in users.items() if t != town)
+    return complaint, users[town], other
+
+
+def test_a_complaint_is_closed_once_by_its_town_or_the_city(
+    client: TestClient, demo_session: Session
+) -> None:
+    complaint, own, other = _open_complaint(demo_session)
+    url = f"/api/v1/complaints/{complaint.receipt_no}/close"
+    closing = {"closed_at": "2023-02-01T09:30:00+08:00", "note": "已清理漂浮物"}
+    refused = client.post(url, json=closing, auth=_auth(other))
+    assert refused.status_code == 403
+    assert demo_session.scalar(
+        select(func.count(AuditEntry.seq)).where(
+            AuditEntry.record_id == complaint.receipt_no,
+            AuditEntry.outcome == "refused",
+            AuditEntry.actor == other,
+        )
+    )
+    assert client.post(url, json=closing, auth=_auth(_user("auditor"))).status_code == 403
+    done = client.post(url, json=closing, auth=_auth(own))
+    assert done.status_code == 200, done.text
+    assert dt.datetime.fromisoformat(done.json()["closed_at"]) == dt.datetime(
+        2023, 2, 1, 9, 30, tzinfo=city_zone()
+    )
+    demo_session.expire_all()
+    stored = demo_session.get(Complaint, complaint.id)
+    assert stored is not None
+    assert stored.closed_at == dt.datetime(2023, 2, 1, 1, 30, tzinfo=dt.UTC)
+    [entry] = demo_session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.record_id == complaint.receipt_no,
+            AuditEntry.action == "change",
+            AuditEntry.outcome == "ok",
+        )
+    )
+    assert entry.actor == own
+    assert json.loads(entry.before or "null") == {"closed_at": None}
+    assert json.loads(entry.after or "{}")["closed_at"].startswith("2023-02-01T01:30")
+    assert "已清理漂浮物" in (entry.detail or "")
+    again = client.post(url, json={}, auth=_auth(_user("city")))
+    assert again.status_code == 409
+    assert "已于 2023-02-01 09:30 办结" in again.json()["message"]
+    assert client.post("/api/v1/complaints/NOPE/close", json={}, auth=_auth(own)).status_code == 404
+
+
+def test_a_closing_time_before_receipt_or_to_come_is_refused(
+    client: TestClient, demo_session: Session
+) -> None:
+    complaint, own, _ = _open_complaint(demo_session)
+    url = f"/api/v1/complaints/{complaint.receipt_no}/close"
+    before = (complaint.received_at - dt.timedelta(minutes=1)).isoformat()
+    to_come = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
+    for closed_at in (before, to_come):
+        refused = client.post(url, json={"closed_at": closed_at}, auth=_auth(own))
+        assert refused.status_code == 422, closed_at
+        assert [p["column"] for p in refused.json()["problems"]] == ["closed_at"]
+    naive = client.post(url, json={"closed_at": "2023-02-01T09:30:00"}, auth=_auth(own))
+    assert naive.status_code == 422
+    assert "closed_at" in naive.text
+    demo_session.expire_all()
+    stored = demo_session.get(Complaint, complaint.id)
+    assert stored is not None
+    assert stored.closed_at is None
+
+
 def test_openapi_describes_the_river_routes(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {
@@ -347,6 +478,8 @@ def test_openapi_describes_the_river_routes(client: TestClient) -> None:
         "/api/v1/measures/{measure_id}",
         "/api/v1/priorities",
         "/api/v1/complaints/counts",
+        "/api/v1/complaints",
+        "/api/v1/complaints/{receipt_no}/close",
     } <= set(paths)
 
 
@@ -537,3 +670,43 @@ def test_only_the_city_publishes_a_river_on_the_portal(
     ).first()
     assert entry is not None
     assert json.loads(entry.after or "{}") == {"published": wanted}
+
+
+def test_cli_lists_and_closes_complaints(run: CliRunner, cli_engine: Engine) -> None:
+    with Session(cli_engine) as session:
+        river = session.scalars(select(River).where(River.code == "CLI-R1")).one()
+        complaint = add_complaint(
+            session,
+            actor=Actor.system("test"),
+            river_id=river.id,
+            category="black",
+            description="河水发黑",
+            complainant_name="张三",
+            complainant_phone="13800000000",
+            received_at=dt.datetime(2023, 1, 5, 8, 15, tzinfo=city_zone()),
+        )
+        session.commit()
+        receipt = complaint.receipt_no
+    app = _app()
+    listed = run.invoke(app, ["complaint", "list", "--open", "--river", "CLI-R1"])
+    assert listed.exit_code == 0, listed.output
+    assert receipt in listed.stdout
+    assert "2023-01-05 08:15" in listed.stdout
+    assert "未办结" in listed.stdout
+    assert "张三" not in listed.stdout
+    early = run.invoke(app, ["complaint", "close", receipt, "--at", "2023-01-04 10:00"])
+    assert early.exit_code == 2
+    assert "办结时间不能早于受理时间（2023-01-05 08:15）" in early.stderr
+    garbled = run.invoke(app, ["complaint", "close", receipt, "--at", "昨天"])
+    assert garbled.exit_code == 2
+    assert "--at" in garbled.stderr
+    closed = run.invoke(
+        app, ["complaint", "close", receipt, "--at", "2023-01-06 16:40", "--note", "已截污"]
+    )
+    assert closed.exit_code == 0, closed.output
+    assert "已办结（2023-01-06 16:40）" in closed.stdout
+    assert receipt not in run.invoke(app, ["complaint", "list", "--open"]).stdout
+    assert receipt in run.invoke(app, ["complaint", "list", "--closed"]).stdout
+    twice = run.invoke(app, ["complaint", "close", receipt])
+    assert twice.exit_code == 1
+    assert "已于 2023-01-06 16:40 办结" in twice.stderr

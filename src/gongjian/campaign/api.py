@@ -3,7 +3,7 @@
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy.orm import Session
 
 from gongjian.campaign import batches, commitments, dispatch, projects, scoring
@@ -50,10 +50,10 @@ from gongjian.campaign.schemas import (
     TownScoreRead,
 )
 from gongjian.periods import parse_as_of
-from gongjian.schemas import Page, Paging
+from gongjian.schemas import Page
 from gongjian.towns.models import Town
 from gongjian.towns.services import find_town
-from gongjian.web.deps import ActorDep, SessionDep
+from gongjian.web.deps import ActorDep, PagingDep, SessionDep
 from gongjian.web.records_api import changes_of, tag_version
 
 router = APIRouter(tags=["campaign"])
@@ -62,7 +62,6 @@ router = APIRouter(tags=["campaign"])
 # ``/projects/overdue`` is declared before ``/projects/{code}`` so that it is not read as
 # a project's code.
 
-PagingDep = Annotated[Paging, Depends()]
 TownQuery = Annotated[str | None, Query(description="镇街名称或代码；不填为全市")]
 AsOfQuery = Annotated[
     str | None, Query(description="截至日期 2023-01-31 或时段 2023-01（取其最后一天）；默认今天")

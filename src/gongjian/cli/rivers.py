@@ -1,4 +1,5 @@
-"""River commands: ``priorities`` (先急后缓) and ``river state|correct|history|survey|plan``."""
+"""River commands: ``priorities`` (先急后缓), ``river state|correct|history|survey|plan`` and
+``complaint list|close``."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlalchemy import select
 
 from gongjian.cli.common import EXIT_INVALID, command, console, fail, operator, session
 from gongjian.periods import city_zone, parse_as_of
-from gongjian.water.choices import Grade, RemediationState
+from gongjian.water import services
+from gongjian.water.choices import ComplaintCategory, Grade, RemediationState
+from gongjian.water.models import River
 from gongjian.water.plans import get_plan
 from gongjian.water.priorities import TERM_LABELS, priorities
 from gongjian.water.remediation import change_state, correct_state, record_survey, river_history
@@ -20,6 +24,8 @@ from gongjian.water.schemas import RiverPriorityRead
 river_app = typer.Typer(
     help="河涌整治：状态变更、更正、历史、满意度调查、一河一策。", no_args_is_help=True
 )
+
+complaint_app = typer.Typer(help="群众投诉：列表、办结。", no_args_is_help=True)
 
 AsOfOption = Annotated[
     str | None, typer.Option("--as-of", help="截至日期 2023-01-31 或时段 2023-01；默认今天")
@@ -48,9 +54,72 @@ def _grade(grade: Grade | None) -> str:
     return grade.label if grade is not None else "未评价"
 
 
+def _instant(text: str | None, field: str) -> dt.datetime:
+    """An instant given as ``2023-02-01 09:30`` (city time) or with its zone; now when
+    not given."""
+    if text is None:
+        return dt.datetime.now(dt.UTC)
+    try:
+        found = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise fail(f"{field} 应为 2023-02-01 09:30 这样的时间：{text}", EXIT_INVALID) from None
+    return found if found.tzinfo else found.replace(tzinfo=city_zone())
+
+
+def _minute(moment: dt.datetime) -> str:
+    return f"{moment.astimezone(city_zone()):%Y-%m-%d %H:%M}"
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``priorities`` and the ``river`` sub-app to ``app``."""
+    """Add ``priorities`` and the ``river`` and ``complaint`` sub-apps to ``app``."""
     app.add_typer(river_app, name="river")
+    app.add_typer(complaint_app, name="complaint")
+
+    @command(complaint_app, "list")
+    def list_complaints(
+        town: Annotated[
+            str | None, typer.Option("--town", help="镇街名称或代码；不填为全市")
+        ] = None,
+        river: Annotated[str | None, typer.Option("--river", help="河涌编号")] = None,
+        open_only: Annotated[
+            bool | None, typer.Option("--open/--closed", help="只列未办结 / 只列已办结")
+        ] = None,
+        limit: Annotated[int, typer.Option("--limit", min=1, max=500, help="最多列出几件")] = 50,
+    ) -> None:
+        """列出群众投诉（最新受理的在前；不含投诉人个人信息）。"""
+        with session() as db:
+            total, rows = services.list_complaints(
+                db, actor=operator(), town=town, river=river, open_only=open_only, limit=limit
+            )
+            table = Table(title=f"群众投诉（共 {total} 件，列出 {len(rows)} 件）")
+            for header in ("回执号", "河涌", "类别", "受理时间", "办结时间"):
+                table.add_column(header, no_wrap=header == "回执号")
+            rivers = {river_id: code for river_id, code in db.execute(select(River.id, River.code))}
+            for row in rows:
+                table.add_row(
+                    row.receipt_no,
+                    rivers.get(row.river_id, ""),
+                    ComplaintCategory(row.category).label,
+                    _minute(row.received_at),
+                    _minute(row.closed_at) if row.closed_at else "未办结",
+                )
+        console.print(table)
+
+    @command(complaint_app, "close")
+    def close_complaint(
+        receipt_no: Annotated[str, typer.Argument(help="回执号")],
+        at: Annotated[
+            str | None, typer.Option("--at", help="办结时间，如 2023-02-01 09:30；默认现在")
+        ] = None,
+        note: Annotated[str | None, typer.Option("--note", help="办结说明")] = None,
+    ) -> None:
+        """办结一件群众投诉（市攻坚办或投诉所涉镇街）。"""
+        closed_at = _instant(at, "--at")
+        with session() as db:
+            found = services.close_complaint(
+                db, actor=operator(), receipt_no=receipt_no, closed_at=closed_at, note=note
+            )
+        console.print(f"投诉 {receipt_no} 已办结（{_minute(found.closed_at or closed_at)}）")
 
     @command(app, "priorities")
     def show_priorities(

@@ -4,7 +4,7 @@ figures, identification, before and after."""
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from gongjian.config import get_settings
 from gongjian.periods import parse_as_of
@@ -51,9 +51,9 @@ from gongjian.renewal.schemas import (
     ThemeParkUpdate,
     TownComparisonRead,
 )
-from gongjian.schemas import Page, Paging
+from gongjian.schemas import Page
 from gongjian.towns.services import find_town
-from gongjian.web.deps import ActorDep, SessionDep
+from gongjian.web.deps import ActorDep, PagingDep, SessionDep
 from gongjian.web.records_api import changes_of, record_routes, tag_version
 
 router = APIRouter(tags=["renewal"])
@@ -218,7 +218,6 @@ MEASURES = ("output_per_mu", "tax_per_mu", "floor_area_ratio")
 # --- Theme parks, enterprises, the land-reserve ledger, leases and the rent index --------
 
 
-PagingDep = Annotated[Paging, Depends()]
 ParcelQuery = Annotated[str | None, Query(description="地块编号")]
 AsOfQuery = Annotated[
     str | None, Query(description="截至日期 2023-01-31 或时段 2023-01（取其最后一天）；默认今天")

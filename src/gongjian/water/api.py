@@ -9,16 +9,20 @@ from sqlalchemy.orm import Session
 
 from gongjian.auth.choices import Action
 from gongjian.auth.permissions import authorize
+from gongjian.db import utcnow
 from gongjian.periods import parse_as_of, parse_period
 from gongjian.records import read_record
+from gongjian.schemas import Page
 from gongjian.water import assessment, baseline, plans, priorities, remediation, services
-from gongjian.water.models import Baseline, River
+from gongjian.water.choices import ComplaintCategory
+from gongjian.water.models import Baseline, Complaint, River
 from gongjian.water.schemas import (
     AssessmentRead,
     AssessmentRequest,
     AssessmentResultRead,
     BaselineCreate,
     BaselineRead,
+    ComplaintClose,
     ComplaintContact,
     ComplaintCountRead,
     ComplaintRead,
@@ -39,7 +43,7 @@ from gongjian.water.schemas import (
     RiverSurveyRead,
     RiverUpdate,
 )
-from gongjian.web.deps import ActorDep, SessionDep
+from gongjian.web.deps import ActorDep, PagingDep, SessionDep
 from gongjian.web.records_api import record_routes, tag_version
 
 router = APIRouter(tags=["water"])
@@ -171,14 +175,64 @@ def complaint_counts(
     return [ComplaintCountRead.model_validate(count) for count in found]
 
 
+def _without_contact(complaint: Complaint) -> ComplaintRead:
+    read = ComplaintRead.model_validate(complaint)
+    return read.model_copy(update={"complainant_name": None, "complainant_phone": None})
+
+
+@router.get("/complaints", response_model=Page[ComplaintRead], summary="群众投诉列表")
+def list_complaints(
+    session: SessionDep,
+    actor: ActorDep,
+    paging: PagingDep,
+    town: TownQuery = None,
+    river: Annotated[str | None, Query(description="河涌编号")] = None,
+    category: Annotated[ComplaintCategory | None, Query(description="投诉类别")] = None,
+    open_only: Annotated[
+        bool | None, Query(alias="open", description="true 只列未办结，false 只列已办结")
+    ] = None,
+) -> Page[ComplaintRead]:
+    """Complaints, the latest received first; the complainants' personal data is not
+    listed (``/complaints/{receipt_no}/contact`` for those who may see it)."""
+    total, rows = services.list_complaints(
+        session,
+        actor=actor,
+        town=town,
+        river=river,
+        category=category,
+        open_only=open_only,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+    return Page(
+        total=total,
+        limit=paging.limit,
+        offset=paging.offset,
+        items=[_without_contact(row) for row in rows],
+    )
+
+
+@router.post("/complaints/{receipt_no}/close", response_model=ComplaintRead)
+def close_complaint(
+    receipt_no: str, body: ComplaintClose, session: SessionDep, actor: ActorDep
+) -> ComplaintRead:
+    """Mark a complaint handled (the city, or the town it concerns); 409 when it is
+    closed already, 422 for a time before it was received or still to come."""
+    found = services.close_complaint(
+        session,
+        actor=actor,
+        receipt_no=receipt_no,
+        closed_at=body.closed_at or utcnow(),
+        note=body.note,
+    )
+    return _without_contact(found)
+
+
 @router.get("/complaints/{receipt_no}", response_model=ComplaintRead)
 def complaint(receipt_no: str, session: SessionDep, actor: ActorDep) -> ComplaintRead:
     """A complaint; personal data only for the city and the town concerned."""
     found, with_contact = services.get_complaint(session, actor=actor, receipt_no=receipt_no)
-    read = ComplaintRead.model_validate(found)
-    if not with_contact:
-        read = read.model_copy(update={"complainant_name": None, "complainant_phone": None})
-    return read
+    return ComplaintRead.model_validate(found) if with_contact else _without_contact(found)
 
 
 @router.get("/complaints/{receipt_no}/contact", response_model=ComplaintContact)

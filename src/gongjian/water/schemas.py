@@ -4,7 +4,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from gongjian.schemas import ReadModel, UpdateModel, VersionedRead
 from gongjian.water.choices import (
@@ -61,6 +61,17 @@ class ComplaintContact(ReadModel):
     receipt_no: str
     complainant_name: str | None
     complainant_phone: str | None
+
+
+class ComplaintClose(BaseModel):
+    """Mark a complaint handled (办结)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    closed_at: AwareDatetime | None = Field(
+        default=None, description="办结时间（须带时区，如 2023-02-01T10:00:00+08:00）；不填为现在"
+    )
+    note: str | None = Field(default=None, max_length=500, description="办结说明（记入审计日志）")
 
 
 class RiverStateChangeRead(ReadModel):

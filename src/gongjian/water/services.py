@@ -6,7 +6,7 @@ import datetime as dt
 import re
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gongjian.audit.chain import record, snapshot
@@ -20,9 +20,11 @@ from gongjian.auth.permissions import (
     restrict,
 )
 from gongjian.checks import text_problems
-from gongjian.errors import Invalid, NotFound, Problem
+from gongjian.db import utcnow
+from gongjian.errors import Conflict, Invalid, NotFound, Problem
 from gongjian.periods import city_zone
 from gongjian.records import RecordKind, check_version
+from gongjian.towns.services import find_town
 from gongjian.water.choices import ComplaintCategory
 from gongjian.water.models import Complaint, River
 
@@ -146,6 +148,99 @@ def add_complaint(
         town_id=river.lead_town_id,
         after=after,
         detail=detail or f"河涌“{river.code}”的群众投诉（{kind.label}）",
+    )
+    return complaint
+
+
+def list_complaints(
+    session: Session,
+    *,
+    actor: Actor,
+    town: str | None = None,
+    river: str | None = None,
+    category: ComplaintCategory | None = None,
+    open_only: bool | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[int, list[Complaint]]:
+    """The complaints matching the filters (a town by name or code, a river by code, a
+    category, ``open_only``: True the open ones, False the closed ones), the latest
+    received first, with how many match in all. Every signed-in role reads them (the
+    complainants' personal data is not part of a list: see ``complaint_contact``)."""
+    authorize(session, actor, Action.view, "complaint")
+    stmt = select(Complaint)
+    if town is not None:
+        stmt = stmt.where(Complaint.town_id == find_town(session, town).id)
+    if river is not None:
+        found = session.scalar(select(River.id).where(River.code == river.strip()))
+        if found is None:
+            raise NotFound(f"没有编号为“{river}”的河涌")
+        stmt = stmt.where(Complaint.river_id == found)
+    if category is not None:
+        stmt = stmt.where(Complaint.category == category)
+    if open_only is not None:
+        closed = Complaint.closed_at.is_(None)
+        stmt = stmt.where(closed if open_only else ~closed)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(
+        stmt.order_by(Complaint.received_at.desc(), Complaint.id.desc()).limit(limit).offset(offset)
+    )
+    return total, list(rows)
+
+
+def close_complaint(
+    session: Session,
+    *,
+    actor: Actor,
+    receipt_no: str,
+    closed_at: dt.datetime,
+    note: str | None = None,
+) -> Complaint:
+    """Mark a complaint handled (办结) at ``closed_at``: the city, or the town the
+    complaint concerns (anyone else 403, logged). Refused when it is closed already
+    (``Conflict``), or when ``closed_at`` is before it was received or still to come
+    (``Invalid``). Audited with the closing time before and after and the ``note``.
+    The complaint is read for update: of two closings at once, the second sees the
+    first."""
+    authorize_some(session, actor, Action.change, "complaint", record_id=receipt_no)
+    complaint = session.scalars(
+        select(Complaint).where(Complaint.receipt_no == receipt_no).with_for_update()
+    ).first()
+    if complaint is None:
+        raise NotFound(f"没有回执号为“{receipt_no}”的投诉")
+    authorize(
+        session,
+        actor,
+        Action.change,
+        "complaint",
+        town_id=complaint.town_id,
+        record_id=receipt_no,
+    )
+    if complaint.closed_at is not None:
+        shown = complaint.closed_at.astimezone(city_zone())
+        raise Conflict(f"投诉“{receipt_no}”已于 {shown:%Y-%m-%d %H:%M} 办结")
+    problems = text_problems(note, column="note", label="办结说明", max_length=500, required=False)
+    if closed_at < complaint.received_at:
+        received = complaint.received_at.astimezone(city_zone())
+        problems.append(
+            Problem(f"办结时间不能早于受理时间（{received:%Y-%m-%d %H:%M}）", column="closed_at")
+        )
+    if closed_at > utcnow():
+        problems.append(Problem("办结时间不能晚于现在", column="closed_at"))
+    if problems:
+        raise Invalid("无法办结这件投诉", problems)
+    complaint.closed_at = closed_at
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action=Action.change.value,
+        resource="complaint",
+        record_id=receipt_no,
+        town_id=complaint.town_id,
+        before={"closed_at": None},
+        after={"closed_at": closed_at.astimezone(dt.UTC).isoformat()},
+        detail=f"投诉办结：{note.strip()}" if note and note.strip() else "投诉办结",
     )
     return complaint
 

@@ -25,6 +25,7 @@ from gongjian.auth.services import SignInFailed, actor_for, sign_in
 from gongjian.auth.stations import actor_for_token
 from gongjian.db import session_scope
 from gongjian.errors import GongjianError
+from gongjian.schemas import Paging
 from gongjian.web import csrf
 from gongjian.web.sessions import client_address, current_session, now
 from gongjian.web.templating import note_demo_data
@@ -134,3 +135,7 @@ def get_page_actor(
 
 
 PageActor = Annotated[Actor, Depends(get_page_actor)]
+
+
+PagingDep = Annotated[Paging, Depends()]
+"""``limit`` and ``offset`` of a list request."""
