@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
-from gongjian.periods import Period
+from gongjian.periods import Period, city_zone
 
 MINUS = "\u2212"
 _SCALES = ((Decimal(100_000_000), "亿"), (Decimal(10_000), "万"))
@@ -93,6 +93,13 @@ def day_text(day: dt.date, lang: str = "zh-CN") -> str:
     if lang == "zh-CN":
         return f"{day.year}年{day.month}月{day.day}日"
     return day.isoformat()
+
+
+def moment_text(moment: dt.datetime, lang: str = "zh-CN") -> str:
+    """An instant as the city reads it: ``2023年1月5日 08:15`` in Chinese,
+    ``2023-01-05 08:15`` otherwise (city time)."""
+    local = moment.astimezone(city_zone())
+    return f"{day_text(local.date(), lang)} {local:%H:%M}"
 
 
 def period_text(period: Period, lang: str = "zh-CN") -> str:

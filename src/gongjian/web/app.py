@@ -40,6 +40,7 @@ from gongjian.renewal.pages import router as renewal_pages
 from gongjian.reports.pages import router as reports_pages
 from gongjian.towns.api import router as towns_router
 from gongjian.water.api import router as water_router
+from gongjian.water.complaint_pages import router as complaint_pages
 from gongjian.water.pages import router as water_pages
 from gongjian.web.capacity import ConcurrencyLimit
 from gongjian.web.conflicts import conflict_page
@@ -291,6 +292,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         pages_router,
         dashboard_pages,
         water_pages,
+        complaint_pages,
         renewal_pages,
         campaign_pages,
         imports_pages,

@@ -45,6 +45,7 @@ environment = Environment(
 NAV_ITEMS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/", "nav.home", ()),
     ("/rivers", "nav.rivers", ()),
+    ("/complaints", "nav.complaints", ()),
     ("/parcels", "nav.parcels", ()),
     ("/projects", "nav.projects", ()),
     ("/batches", "nav.batches", ()),
@@ -153,6 +154,7 @@ def page_context(request: Request) -> dict[str, Any]:
         full=display.full,
         change=display.change,
         day_text=partial(display.day_text, lang=lang),
+        moment_text=partial(display.moment_text, lang=lang),
         period_text=partial(display.period_text, lang=lang),
         demo_data=demo_data(request),
     )

@@ -1,0 +1,171 @@
+"""The complaint pages of the dashboard: the list of complaints (``/complaints``, a town
+user: its own town's) and a complaint's page (``/complaints/{receipt_no}``) with the
+complainant's contact for those who may see it and the form that closes it (办结).
+
+Routes are thin: ``water.services`` reads and writes. A refused closing (a time before
+the complaint was received or still to come) shows the page again with the reason
+beside the form; a complaint closed in the meantime says so (409).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gongjian.auth.actors import Actor
+from gongjian.auth.choices import Action
+from gongjian.auth.permissions import allowed, authorize_town_view, scoped_town, town_scope
+from gongjian.errors import Conflict, Invalid
+from gongjian.periods import city_zone
+from gongjian.renewal.pages import PAGE_SIZE, PageNumber, Pager, choice, export_href, flag
+from gongjian.towns.services import list_towns
+from gongjian.water import services
+from gongjian.water.choices import ComplaintCategory
+from gongjian.water.models import Complaint, River
+from gongjian.web.deps import PageActor, SessionDep
+from gongjian.web.forms import by_field
+from gongjian.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+RESOURCE = "complaint"
+
+
+@router.get("/complaints", response_class=HTMLResponse)
+def complaints(
+    request: Request,
+    session: SessionDep,
+    actor: PageActor,
+    town: str | None = None,
+    category: str | None = None,
+    still_open: Annotated[str | None, Query(alias="open")] = None,
+    page: PageNumber = 1,
+) -> Response:
+    """The complaints (a town user: its own town's), the latest received first, by
+    category and whether still open, paged; no complainant's personal data."""
+    chosen = scoped_town(session, actor, RESOURCE, town)
+    kind = choice(ComplaintCategory, category, "category")
+    open_only = True if flag(still_open) else None
+    total, rows = services.list_complaints(
+        session,
+        actor=actor,
+        town=chosen.code if chosen else None,
+        category=kind,
+        open_only=open_only,
+        limit=PAGE_SIZE,
+        offset=(page - 1) * PAGE_SIZE,
+    )
+    return render(
+        request,
+        "water/complaints.html",
+        rows=rows,
+        total=total,
+        rivers=_rivers(session, rows),
+        pager=Pager.of(request, page, total),
+        towns=list_towns(session),
+        town=chosen,
+        town_locked=town_scope(actor) is not None,
+        categories=list(ComplaintCategory),
+        category_label=lambda value: ComplaintCategory(value).label,
+        category=kind,
+        open_only=open_only,
+        export_href=export_href("complaints", request),
+        filtered=bool(town or category or open_only),
+    )
+
+
+def _rivers(session: Session, rows: list[Complaint]) -> dict[int, River]:
+    ids = {row.river_id for row in rows}
+    return {river.id: river for river in session.scalars(select(River).where(River.id.in_(ids)))}
+
+
+def _complaint_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    receipt_no: str,
+    *,
+    status_code: int = 200,
+    form: dict[str, str] | None = None,
+    error: str | None = None,
+    problems: dict[str, list[str]] | None = None,
+) -> Response:
+    complaint, with_contact = services.get_complaint(session, actor=actor, receipt_no=receipt_no)
+    authorize_town_view(session, actor, RESOURCE, town_id=complaint.town_id, record_id=receipt_no)
+    return render(
+        request,
+        "water/complaint.html",
+        status_code=status_code,
+        complaint=complaint,
+        category=ComplaintCategory(complaint.category),
+        river=session.get(River, complaint.river_id),
+        with_contact=with_contact,
+        can_close=complaint.closed_at is None
+        and allowed(actor, Action.change, RESOURCE, complaint.town_id),
+        form=form or {},
+        error=error,
+        problems=problems or {},
+        closed=request.query_params.get("closed") == "1",
+    )
+
+
+@router.get("/complaints/{receipt_no}", response_class=HTMLResponse)
+def complaint(request: Request, session: SessionDep, actor: PageActor, receipt_no: str) -> Response:
+    """A complaint's page: what was reported, where and when, whether handled; the
+    complainant's contact for the city and the town concerned; the closing form for
+    those who may close it. A town user gets the 403 page for another town's."""
+    return _complaint_page(request, session, actor, receipt_no)
+
+
+@router.post("/complaints/{receipt_no}/close", response_class=HTMLResponse)
+def close(
+    request: Request,
+    session: SessionDep,
+    actor: PageActor,
+    receipt_no: str,
+    closed_at: Annotated[str, Form()] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Close the complaint at the time given (city time; now when empty)."""
+    form = {"closed_at": closed_at, "note": note}
+    try:
+        moment = _moment(closed_at)
+    except ValueError:
+        problems = {"closed_at": ["办结时间应为 2023-02-01T09:30 这样的时间"]}
+        return _complaint_page(
+            request, session, actor, receipt_no, status_code=422, form=form, problems=problems
+        )
+    try:
+        services.close_complaint(
+            session, actor=actor, receipt_no=receipt_no, closed_at=moment, note=note
+        )
+    except Invalid as exc:
+        return _complaint_page(
+            request,
+            session,
+            actor,
+            receipt_no,
+            status_code=422,
+            form=form,
+            error=exc.message,
+            problems=by_field(exc.problems, ("closed_at", "note")),
+        )
+    except Conflict as exc:
+        return _complaint_page(
+            request, session, actor, receipt_no, status_code=409, form=form, error=exc.message
+        )
+    return RedirectResponse(f"/complaints/{quote(receipt_no, safe='')}?closed=1", 303)
+
+
+def _moment(text: str) -> dt.datetime:
+    """The instant of a ``datetime-local`` field (city time); now when empty."""
+    if not text.strip():
+        return dt.datetime.now(dt.UTC)
+    found = dt.datetime.fromisoformat(text.strip())
+    return found if found.tzinfo else found.replace(tzinfo=city_zone())

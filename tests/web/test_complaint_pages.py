@@ -1,0 +1,149 @@
+"""The complaint pages: the list (a town user: its own town's; no personal data), a
+complaint's page (the contact for the city and the town concerned only) and closing a
+complaint through its form (audited; refused times shown beside the field)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from gongjian.auth.actors import Actor
+from gongjian.periods import city_zone
+from gongjian.towns.models import Town
+from gongjian.water.models import Complaint, River
+from gongjian.water.services import add_complaint
+from tests.web.conftest import as_demo, audit_entries, csrf_from, table
+
+RECEIPT = re.compile(r'<a href="/complaints/([^"]+)">')
+
+
+@pytest.fixture
+def db(city_engine: Engine) -> Iterator[Session]:
+    with Session(city_engine) as session:
+        yield session
+
+
+def _town_id(db: Session, name: str) -> int:
+    return db.scalars(select(Town.id).where(Town.name == name)).one()
+
+
+def new_complaint(db: Session, town: str) -> Complaint:
+    """An open complaint of this test's own about a river ``town`` leads."""
+    river = db.scalars(
+        select(River).where(River.lead_town_id == _town_id(db, town)).order_by(River.code)
+    ).first()
+    assert river is not None
+    complaint = add_complaint(
+        db,
+        actor=Actor.system("test"),
+        river_id=river.id,
+        category="odour",
+        description="河水发臭，傍晚尤甚",
+        complainant_name="李四",
+        complainant_phone="13912345678",
+        received_at=dt.datetime(2023, 1, 20, 8, 5, tzinfo=city_zone()),
+    )
+    db.commit()
+    return complaint
+
+
+def _receipts(client: TestClient, **params: str) -> list[str]:
+    response = client.get("/complaints", params={"page": "1", **params})
+    assert response.status_code == 200, response.text
+    return RECEIPT.findall(table(response.text, "complaints"))
+
+
+def test_the_list_is_town_scoped_latest_first_and_without_contacts(
+    city_client: TestClient, db: Session
+) -> None:
+    mine = new_complaint(db, "石岐")
+    as_demo(city_client, "town-shiqi")
+    page = city_client.get("/complaints")
+    assert page.status_code == 200
+    assert "13912345678" not in page.text
+    assert "李四" not in page.text
+    shown = RECEIPT.findall(table(page.text, "complaints"))
+    assert shown[0] == mine.receipt_no
+    own = _town_id(db, "石岐")
+    towns = {
+        town_id
+        for _, town_id in db.execute(
+            select(Complaint.receipt_no, Complaint.town_id).where(Complaint.receipt_no.in_(shown))
+        )
+    }
+    assert towns == {own}
+    total = db.scalar(select(func.count()).where(Complaint.town_id == own))
+    assert f"共 {total} 件投诉" in page.text
+    still_open = _receipts(city_client, open="1")
+    assert mine.receipt_no in still_open
+    assert all(
+        db.scalar(select(Complaint.closed_at).where(Complaint.receipt_no == r)) is None
+        for r in still_open
+    )
+    assert city_client.get("/complaints", params={"town": "东区"}).status_code == 403
+
+
+def test_a_complaints_page_shows_the_contact_to_the_city_and_its_town_only(
+    city_client: TestClient, db: Session
+) -> None:
+    complaint = new_complaint(db, "石岐")
+    url = f"/complaints/{complaint.receipt_no}"
+    for username, sees in (("gaigeban", True), ("town-shiqi", True), ("shenji", False)):
+        city_client.cookies.clear()
+        as_demo(city_client, username)
+        page = city_client.get(url)
+        assert page.status_code == 200, username
+        assert "河水发臭，傍晚尤甚" in page.text
+        assert "2023年1月20日 08:05" in page.text
+        assert ("13912345678" in page.text) is sees, username
+    assert 'action="/complaints/' not in page.text  # the auditor may not close it
+    city_client.cookies.clear()
+    as_demo(city_client, "town-dongqu")
+    assert city_client.get(url).status_code == 403
+    assert city_client.get("/complaints/TS-NOPE").status_code == 404
+
+
+def _close(client: TestClient, receipt: str, **form: str) -> httpx.Response:
+    page = client.get(f"/complaints/{receipt}")
+    assert page.status_code == 200, page.text
+    return client.post(
+        f"/complaints/{receipt}/close", data={"csrf_token": csrf_from(page.text), **form}
+    )
+
+
+def test_closing_a_complaint_through_its_form(
+    city_client: TestClient, city_engine: Engine, db: Session
+) -> None:
+    complaint = new_complaint(db, "石岐")
+    receipt = complaint.receipt_no
+    as_demo(city_client, "town-shiqi")
+    early = _close(city_client, receipt, closed_at="2023-01-19T10:00")
+    assert early.status_code == 422
+    assert "办结时间不能早于受理时间（2023-01-20 08:05）" in early.text
+    assert 'aria-invalid="true"' in early.text
+    garbled = _close(city_client, receipt, closed_at="明天")
+    assert garbled.status_code == 422
+    assert "办结时间应为" in garbled.text
+    assert not audit_entries(city_engine, record_id=receipt, action="change")
+    done = _close(city_client, receipt, closed_at="2023-01-21T15:30", note="已清淤")
+    assert done.status_code == 303
+    assert done.headers["location"] == f"/complaints/{receipt}?closed=1"
+    page = city_client.get(done.headers["location"])
+    assert "已办结" in page.text
+    assert "2023年1月21日 15:30" in page.text
+    assert 'action="/complaints/' not in page.text
+    [entry] = audit_entries(city_engine, record_id=receipt, action="change")
+    assert entry.actor == "town-shiqi"
+    assert "已清淤" in (entry.detail or "")
+    again = city_client.post(
+        f"/complaints/{receipt}/close", data={"csrf_token": csrf_from(page.text)}
+    )
+    assert again.status_code == 409
+    assert "已于 2023-01-21 15:30 办结" in again.text
