@@ -87,6 +87,21 @@ def parse_period(text: str, *, field: str = "period") -> Period:
     )
 
 
+def parse_instant(text: str | None, *, field: str) -> dt.datetime:
+    """An instant given as ``2023-02-01 09:30`` or ``2023-02-01T09:30`` (city time) or
+    with its zone; ``None`` or empty is now. ``Invalid`` naming ``field`` otherwise."""
+    if text is None or not text.strip():
+        return dt.datetime.now(dt.UTC)
+    try:
+        found = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise Invalid(
+            f"无法识别的时间“{text}”",
+            [Problem("时间应为 2023-02-01 09:30 这样的时间", column=field, value=text)],
+        ) from None
+    return found if found.tzinfo else found.replace(tzinfo=city_zone())
+
+
 def parse_as_of(text: str | None, *, field: str = "as_of") -> dt.date:
     """A date (``2023-01-31``) or a period read as of its last day; ``None`` is today."""
     if text is None or not text.strip():

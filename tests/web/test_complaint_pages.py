@@ -130,7 +130,9 @@ def test_closing_a_complaint_through_its_form(
     assert 'aria-invalid="true"' in early.text
     garbled = _close(city_client, receipt, closed_at="明天")
     assert garbled.status_code == 422
-    assert "办结时间应为" in garbled.text
+    assert "无法识别的时间“明天”" in garbled.text
+    assert '<ul class="field-errors" id="err-closed_at">' in garbled.text
+    assert "时间应为 2023-02-01 09:30 这样的时间" in garbled.text
     assert not audit_entries(city_engine, record_id=receipt, action="change")
     done = _close(city_client, receipt, closed_at="2023-01-21T15:30", note="已清淤")
     assert done.status_code == 303

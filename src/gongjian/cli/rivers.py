@@ -12,7 +12,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from gongjian.cli.common import EXIT_INVALID, command, console, fail, operator, session
-from gongjian.periods import city_zone, parse_as_of
+from gongjian.periods import city_zone, parse_as_of, parse_instant
 from gongjian.water import services
 from gongjian.water.choices import ComplaintCategory, Grade, RemediationState
 from gongjian.water.models import River
@@ -52,18 +52,6 @@ def _label(state: str | None) -> str:
 
 def _grade(grade: Grade | None) -> str:
     return grade.label if grade is not None else "未评价"
-
-
-def _instant(text: str | None, field: str) -> dt.datetime:
-    """An instant given as ``2023-02-01 09:30`` (city time) or with its zone; now when
-    not given."""
-    if text is None:
-        return dt.datetime.now(dt.UTC)
-    try:
-        found = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise fail(f"{field} 应为 2023-02-01 09:30 这样的时间：{text}", EXIT_INVALID) from None
-    return found if found.tzinfo else found.replace(tzinfo=city_zone())
 
 
 def _minute(moment: dt.datetime) -> str:
@@ -114,7 +102,7 @@ def register(app: typer.Typer) -> None:
         note: Annotated[str | None, typer.Option("--note", help="办结说明")] = None,
     ) -> None:
         """办结一件群众投诉（市攻坚办或投诉所涉镇街）。"""
-        closed_at = _instant(at, "--at")
+        closed_at = parse_instant(at, field="--at")
         with session() as db:
             found = services.close_complaint(
                 db, actor=operator(), receipt_no=receipt_no, closed_at=closed_at, note=note

@@ -9,7 +9,6 @@ beside the form; a complaint closed in the meantime says so (409).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 from urllib.parse import quote
 
@@ -22,7 +21,7 @@ from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action
 from gongjian.auth.permissions import allowed, authorize_town_view, scoped_town, town_scope
 from gongjian.errors import Conflict, Invalid
-from gongjian.periods import city_zone
+from gongjian.periods import parse_instant
 from gongjian.renewal.pages import PAGE_SIZE, PageNumber, Pager, choice, export_href, flag
 from gongjian.towns.services import list_towns
 from gongjian.water import services
@@ -135,15 +134,12 @@ def close(
     """Close the complaint at the time given (city time; now when empty)."""
     form = {"closed_at": closed_at, "note": note}
     try:
-        moment = _moment(closed_at)
-    except ValueError:
-        problems = {"closed_at": ["办结时间应为 2023-02-01T09:30 这样的时间"]}
-        return _complaint_page(
-            request, session, actor, receipt_no, status_code=422, form=form, problems=problems
-        )
-    try:
         services.close_complaint(
-            session, actor=actor, receipt_no=receipt_no, closed_at=moment, note=note
+            session,
+            actor=actor,
+            receipt_no=receipt_no,
+            closed_at=parse_instant(closed_at, field="closed_at"),
+            note=note,
         )
     except Invalid as exc:
         return _complaint_page(
@@ -161,11 +157,3 @@ def close(
             request, session, actor, receipt_no, status_code=409, form=form, error=exc.message
         )
     return RedirectResponse(f"/complaints/{quote(receipt_no, safe='')}?closed=1", 303)
-
-
-def _moment(text: str) -> dt.datetime:
-    """The instant of a ``datetime-local`` field (city time); now when empty."""
-    if not text.strip():
-        return dt.datetime.now(dt.UTC)
-    found = dt.datetime.fromisoformat(text.strip())
-    return found if found.tzinfo else found.replace(tzinfo=city_zone())
