@@ -8,6 +8,7 @@ end, so tests never see each other's writes. ``demo_engine`` holds the small dem
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator
@@ -21,6 +22,8 @@ from gongjian.auth.actors import Actor
 from gongjian.db import make_engine
 from gongjian.migrate import upgrade
 from gongjian.towns.services import ensure_towns
+from gongjian.water.models import Complaint
+from gongjian.water.services import add_complaint
 
 BACKENDS = ("sqlite", "postgresql")
 PG_ADMIN_URL = os.environ.get(
@@ -135,3 +138,28 @@ def demo_session(demo_engine: Engine) -> Iterator[Session]:
 def backend(databases: DatabaseFactory) -> str:
     """The name of the backend under test."""
     return databases.backend
+
+
+def new_complaint(
+    session: Session,
+    river_id: int,
+    received_at: dt.datetime,
+    *,
+    category: str = "odour",
+    description: str = "河水发臭",
+    name: str | None = None,
+    phone: str | None = None,
+) -> Complaint:
+    """An open complaint of a test's own about river ``river_id``, committed."""
+    complaint = add_complaint(
+        session,
+        actor=Actor.system("test"),
+        river_id=river_id,
+        category=category,
+        description=description,
+        complainant_name=name,
+        complainant_phone=phone,
+        received_at=received_at,
+    )
+    session.commit()
+    return complaint

@@ -23,7 +23,6 @@ from typer.testing import CliRunner
 
 import gongjian.db
 from gongjian.audit.models import AuditEntry
-from gongjian.auth.actors import Actor
 from gongjian.cli.rivers import register
 from gongjian.config import get_settings
 from gongjian.demo.generate import DEMO_USERS
@@ -40,10 +39,9 @@ from gongjian.water.models import (
     RiverSurvey,
 )
 from gongjian.water.plans import is_overdue
-from gongjian.water.services import add_complaint
 from gongjian.web.app import create_app
 from gongjian.web.deps import get_session
-from tests.conftest import DatabaseFactory
+from tests.conftest import DatabaseFactory, new_complaint
 
 PASSWORDS = {username: password for username, password, *_ in DEMO_USERS}
 REPORT_DAY = "2023-01-31"
@@ -387,17 +385,7 @@ def _open_complaint(session: Session) -> tuple[Complaint, str, str]:
     """A new open complaint about a demo river, its town's user and another town's."""
     river = session.scalars(select(River).order_by(River.code)).first()
     assert river is not None
-    complaint = add_complaint(
-        session,
-        actor=Actor.system("test"),
-        river_id=river.id,
-        category="odour",
-        description="河水发臭",
-        complainant_name=None,
-        complainant_phone=None,
-        received_at=dt.datetime(2023, 1, 20, 10, tzinfo=city_zone()),
-    )
-    session.commit()
+    complaint = new_complaint(session, river.id, dt.datetime(2023, 1, 20, 10, tzinfo=city_zone()))
     town = _town_named(session, river.lead_town_id)
     users = {t: u for u, _, r, t, _ in DEMO_USERS if r == "town"}
     other = next(u for t, u in users.items() if t != town)
@@ -675,18 +663,14 @@ def test_only_the_city_publishes_a_river_on_the_portal(
 def test_cli_lists_and_closes_complaints(run: CliRunner, cli_engine: Engine) -> None:
     with Session(cli_engine) as session:
         river = session.scalars(select(River).where(River.code == "CLI-R1")).one()
-        complaint = add_complaint(
+        receipt = new_complaint(
             session,
-            actor=Actor.system("test"),
-            river_id=river.id,
+            river.id,
+            dt.datetime(2023, 1, 5, 8, 15, tzinfo=city_zone()),
             category="black",
-            description="河水发黑",
-            complainant_name="张三",
-            complainant_phone="13800000000",
-            received_at=dt.datetime(2023, 1, 5, 8, 15, tzinfo=city_zone()),
-        )
-        session.commit()
-        receipt = complaint.receipt_no
+            name="张三",
+            phone="13800000000",
+        ).receipt_no
     app = _app()
     listed = run.invoke(app, ["complaint", "list", "--open", "--river", "CLI-R1"])
     assert listed.exit_code == 0, listed.output

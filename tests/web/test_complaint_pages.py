@@ -14,11 +14,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from gongjian.auth.actors import Actor
 from gongjian.periods import city_zone
 from gongjian.towns.models import Town
 from gongjian.water.models import Complaint, River
-from gongjian.water.services import add_complaint
+from tests.conftest import new_complaint
 from tests.web.conftest import as_demo, audit_entries, csrf_from, table
 
 RECEIPT = re.compile(r'<a href="/complaints/([^"]+)">')
@@ -34,24 +33,20 @@ def _town_id(db: Session, name: str) -> int:
     return db.scalars(select(Town.id).where(Town.name == name)).one()
 
 
-def new_complaint(db: Session, town: str) -> Complaint:
+def town_complaint(db: Session, town: str) -> Complaint:
     """An open complaint of this test's own about a river ``town`` leads."""
     river = db.scalars(
         select(River).where(River.lead_town_id == _town_id(db, town)).order_by(River.code)
     ).first()
     assert river is not None
-    complaint = add_complaint(
+    return new_complaint(
         db,
-        actor=Actor.system("test"),
-        river_id=river.id,
-        category="odour",
+        river.id,
+        dt.datetime(2023, 1, 20, 8, 5, tzinfo=city_zone()),
         description="河水发臭，傍晚尤甚",
-        complainant_name="李四",
-        complainant_phone="13912345678",
-        received_at=dt.datetime(2023, 1, 20, 8, 5, tzinfo=city_zone()),
+        name="李四",
+        phone="13912345678",
     )
-    db.commit()
-    return complaint
 
 
 def _receipts(client: TestClient, **params: str) -> list[str]:
@@ -63,7 +58,7 @@ def _receipts(client: TestClient, **params: str) -> list[str]:
 def test_the_list_is_town_scoped_latest_first_and_without_contacts(
     city_client: TestClient, db: Session
 ) -> None:
-    mine = new_complaint(db, "石岐")
+    mine = town_complaint(db, "石岐")
     as_demo(city_client, "town-shiqi")
     page = city_client.get("/complaints")
     assert page.status_code == 200
@@ -93,7 +88,7 @@ def test_the_list_is_town_scoped_latest_first_and_without_contacts(
 def test_a_complaints_page_shows_the_contact_to_the_city_and_its_town_only(
     city_client: TestClient, db: Session
 ) -> None:
-    complaint = new_complaint(db, "石岐")
+    complaint = town_complaint(db, "石岐")
     url = f"/complaints/{complaint.receipt_no}"
     for username, sees in (("gaigeban", True), ("town-shiqi", True), ("shenji", False)):
         city_client.cookies.clear()
@@ -121,7 +116,7 @@ def _close(client: TestClient, receipt: str, **form: str) -> httpx.Response:
 def test_closing_a_complaint_through_its_form(
     city_client: TestClient, city_engine: Engine, db: Session
 ) -> None:
-    complaint = new_complaint(db, "石岐")
+    complaint = town_complaint(db, "石岐")
     receipt = complaint.receipt_no
     as_demo(city_client, "town-shiqi")
     early = _close(city_client, receipt, closed_at="2023-01-19T10:00")
