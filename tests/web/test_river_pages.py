@@ -447,7 +447,14 @@ def test_a_refused_state_change_shows_its_reason_beside_the_form(
         data={"to_state": "completed", "on": "yesterday", "csrf_token": token},
     )
     assert garbled.status_code == 422
-    assert "无法识别" in garbled.text
+    garbled_error = garbled.text.split('id="state-error">')[1].split("</p>")[0]
+    assert "变更日期应为 2023-01-31 这样的日期" in garbled_error
+    unchosen = city_client.post(
+        f"/rivers/{river.id}/state",
+        data={"to_state": "finished", "on": today().isoformat(), "csrf_token": token},
+    )
+    assert unchosen.status_code == 422
+    assert "请从列表中选择" in unchosen.text.split('id="state-error">')[1].split("</p>")[0]
     unexplained = city_client.post(
         f"/rivers/{river.id}/correction",
         data={"to_state": "listed", "on": today().isoformat(), "csrf_token": token},

@@ -10,7 +10,6 @@ the form, never an error page.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -30,6 +29,7 @@ from gongjian.water import dashboard, remediation, services
 from gongjian.water.choices import Grade, RemediationState
 from gongjian.web.conflicts import ConflictRow, conflict_page, move_rows
 from gongjian.web.deps import PageActor, SessionDep
+from gongjian.web.forms import form_choice, form_day
 from gongjian.web.i18n import language_of, translate
 from gongjian.web.templating import render
 
@@ -229,24 +229,6 @@ def _conflict(
     return conflict_page(request, exc, back=f"/rivers/{river_id}", rows=rows)
 
 
-def _state_form(
-    to_state: str, on: str
-) -> tuple[RemediationState | None, dt.date | None, list[str]]:
-    """The state and the day of a state form, and what is wrong with them (in Chinese)."""
-    problems = []
-    try:
-        state: RemediationState | None = RemediationState(to_state)
-    except ValueError:
-        state = None
-        problems.append("请选择要改为的整治状态")
-    try:
-        day: dt.date | None = dt.date.fromisoformat(on.strip())
-    except ValueError:
-        day = None
-        problems.append(f"日期“{on}”无法识别，应为 2023-01-31 这样的格式")
-    return state, day, problems
-
-
 def _refused(exc: Conflict | Invalid) -> str:
     if isinstance(exc, Invalid) and exc.problems:
         return exc.message + "：" + "；".join(str(problem) for problem in exc.problems)
@@ -331,9 +313,11 @@ def _move(
     (``remediation.correct_state``): the form's problems or the refusal beside
     ``form_name``, the conflict page for a river changed since, else ``done``."""
     river = services.dashboard_river(session, actor=actor, river_id=river_id)
-    state, day, problems = _state_form(to_state, on)
+    problems: dict[str, list[str]] = {}
+    state = form_choice(RemediationState, to_state, "to_state", problems)
+    day = form_day(on, "on", "变更日期", problems, required=True)
     if state is None or day is None:
-        error = (form_name, "；".join(problems))
+        error = (form_name, "；".join(p for found in problems.values() for p in found))
         return _river_page(request, session, actor, river_id, error=error, status_code=422)
     try:
         write(
