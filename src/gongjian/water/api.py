@@ -204,12 +204,7 @@ def list_complaints(
         limit=paging.limit,
         offset=paging.offset,
     )
-    return Page(
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-        items=[_without_contact(row) for row in rows],
-    )
+    return Page.of(ComplaintRead, paging, total, [_without_contact(row) for row in rows])
 
 
 @router.post("/complaints/{receipt_no}/close", response_model=ComplaintRead)

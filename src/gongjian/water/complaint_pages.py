@@ -22,7 +22,15 @@ from gongjian.auth.choices import Action
 from gongjian.auth.permissions import allowed, authorize_town_view, scoped_town, town_scope
 from gongjian.errors import Conflict, Invalid
 from gongjian.periods import parse_instant
-from gongjian.renewal.pages import PAGE_SIZE, PageNumber, Pager, choice, export_href, flag
+from gongjian.renewal.pages import (
+    PAGE_SIZE,
+    PageNumber,
+    Pager,
+    choice,
+    export_href,
+    filters_of,
+    flag,
+)
 from gongjian.towns.services import list_towns
 from gongjian.water import services
 from gongjian.water.choices import ComplaintCategory
@@ -75,7 +83,7 @@ def complaints(
         category=kind,
         open_only=open_only,
         export_href=export_href("complaints", request),
-        filtered=bool(town or category or open_only),
+        filtered=bool(filters_of(request)),
     )
 
 
