@@ -151,10 +151,8 @@ def test_samples_read_back_as_drawn(demo_engine: Engine) -> None:
     with Session(demo_engine) as session:
         assert session.scalar(select(func.count()).select_from(Sample)) == len(drawn)
         for row in (0, len(drawn) // 2, len(drawn) - 1):
-            sample = session.get(Sample, row + 1)
+            sample = session.get(Sample, (int(drawn.point_id[row]), drawn.sampled_at(row)))
             assert sample is not None
-            assert sample.point_id == drawn.point_id[row]
-            assert sample.sampled_at == drawn.sampled_at(row)
             assert dt.time(9) <= sample.sampled_at.astimezone(CITY_ZONE).time() < dt.time(13)
             assert sample.orp_mv in (None, Decimal(int(drawn.orp_mv[row])))
             assert sample.depth_cm == Decimal(int(drawn.depth_cm[row]))

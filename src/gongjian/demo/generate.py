@@ -54,7 +54,7 @@ DEMO_USERS: tuple[tuple[str, str, str, str | None, str], ...] = (
     ),
 )
 
-SAMPLE_COLUMNS = "id, point_id, sampled_at, transparency_cm, do_mg_l, orp_mv, nh3n_mg_l, depth_cm"
+SAMPLE_COLUMNS = "point_id, sampled_at, transparency_cm, do_mg_l, orp_mv, nh3n_mg_l, depth_cm"
 CHUNK = 100_000
 COPY_NULL = "\\N"
 REPORT_YEAR_END = dt.date(2022, 12, 31)
@@ -193,13 +193,11 @@ def _sqlite_chunks(samples: water.Samples) -> Iterator[tuple[int, list[tuple[Any
     for start in range(0, len(samples), CHUNK):
         part = slice(start, start + CHUNK)
         gaps = samples.missing[part]
-        ids = range(start + 1, start + 1 + len(samples.point_id[part]))
         stamps = [
             days[d] + times[m] + ".000000"
             for d, m in zip(samples.day[part].tolist(), samples.minute[part].tolist(), strict=True)
         ]
         rows = zip(
-            ids,
             samples.point_id[part].tolist(),
             stamps,
             _with_gaps(samples.transparency_tenth_cm[part] * 10, gaps[:, 0], int),
@@ -227,7 +225,6 @@ def _pg_chunks(samples: water.Samples) -> Iterator[tuple[int, str]]:
         part = slice(start, start + CHUNK)
         gaps = samples.missing[part]
         columns = zip(
-            range(start + 1, start + 1 + len(samples.point_id[part])),
             samples.point_id[part].tolist(),
             samples.day[part].tolist(),
             samples.minute[part].tolist(),
@@ -239,10 +236,8 @@ def _pg_chunks(samples: water.Samples) -> Iterator[tuple[int, str]]:
             strict=True,
         )
         buffer = io.StringIO()
-        for i, point, d, m, t, do, orp, nh3n, depth in columns:
-            buffer.write(
-                f"{i}\t{point}\t{days[d]}{times[m]}+00\t{t}\t{do}\t{orp}\t{nh3n}\t{depth}\n"
-            )
+        for point, d, m, t, do, orp, nh3n, depth in columns:
+            buffer.write(f"{point}\t{days[d]}{times[m]}+00\t{t}\t{do}\t{orp}\t{nh3n}\t{depth}\n")
         yield min(start + CHUNK, len(samples)), buffer.getvalue()
 
 

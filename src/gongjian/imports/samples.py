@@ -12,13 +12,17 @@ transaction, sorted by point and instant (the order of the natural key's index).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 import tempfile
+import threading
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+import duckdb
 import pyarrow as pa
 from psycopg.errors import UniqueViolation
 from sqlalchemy import Connection, select, text
@@ -29,6 +33,7 @@ from gongjian.db_types import Exact
 from gongjian.errors import Invalid, Problem
 from gongjian.imports.base import RAW, BaseImporter
 from gongjian.imports.sample_check import (
+    CHECKED,
     INDICATORS,
     KEYED,
     OPTIONAL,
@@ -48,10 +53,14 @@ POINT_IDS = "sample_point_ids"
 ``town_id``."""
 STORED = "stored_sample_keys"
 """The natural keys already stored within the batch's spans (PostgreSQL)."""
+PART_ROWS = 62_500
+"""Rows DuckDB reads and sorts at a time while PostgreSQL stores the previous ones."""
 NUMBERS = (*INDICATORS, *OPTIONAL)
 COLUMNS = ", ".join(("point_id", "sampled_at", *NUMBERS))
 INSERT_CHUNK = 50_000
 COPY_BLOCK = 1 << 20
+PIPE_BYTES = 1 << 20
+"""The pipe's buffer, as large as Linux lets anyone make it (``pipe-max-size``)."""
 UTC = "c.sampled_at AT TIME ZONE 'UTC'"
 
 
@@ -111,24 +120,26 @@ class SampleImporter(BaseImporter):
         )
         used = self.duck.execute(f"SELECT id, code, town_id FROM {POINT_IDS}").fetchall()
         authorize_points(self.session, self.actor, {pid: (code, town) for pid, code, town in used})
+        self.rows = rows
         return rows
 
     def _select(self, stamp: str, *, scaled: bool, extra: str = "", where: str = "") -> str:
         """The checked rows as the database takes them, ordered by point and instant (the
         order of the natural key's index): the point's id, the instant as ``stamp``
         renders it, numbers as integers in the columns' scale (SQLite) or as exact
-        decimals (PostgreSQL), then ``extra`` columns; ``where`` filters them."""
-        columns = ["i.id", stamp]
+        decimals (PostgreSQL), then ``extra`` columns; ``where`` filters them (``c.row_no``
+        is a row's number in messages)."""
+        columns = ["i.id AS point_id", f"{stamp} AS sampled_at"]
         for name, places in _places().items():
             if scaled:
-                columns.append(f"c.{name} // {10 ** (SCALE_PLACES - places)}")
+                columns.append(f"c.{name} // {10 ** (SCALE_PLACES - places)} AS {name}")
             else:
-                columns.append(f"CAST(c.{name} AS DECIMAL(18, 0)) * 0.001::DECIMAL(4, 3)")
+                columns.append(f"CAST(c.{name} AS DECIMAL(18, 0)) * 0.001::DECIMAL(4, 3) AS {name}")
         if extra:
             columns.append(extra)
         return (
-            f"SELECT {', '.join(columns)} FROM {KEYED} c JOIN {POINT_IDS} i"
-            f" ON i.point_key = c.point_key {where} ORDER BY i.id, c.sampled_at"
+            f"SELECT {', '.join(columns)} FROM {CHECKED} c JOIN {POINT_IDS} i"
+            f" ON i.code = c.point_id {where} ORDER BY i.id, c.sampled_at"
         )
 
     def write(self, import_id: int) -> int:
@@ -161,11 +172,12 @@ class SampleImporter(BaseImporter):
         points within each point's span of instants are read first (one range scan of
         the key's index per point), and the rows they name are left out, so re-sent
         samples add nothing; the rest are copied straight into ``samples``, sorted by
-        the natural key. Should another transaction store one of them meanwhile (the
-        copy then breaks the unique key), the copy is undone to a savepoint and the rows
-        go through a staging table with ``ON CONFLICT DO NOTHING`` instead."""
+        the natural key, as DuckDB writes them. Should another transaction store one of
+        them meanwhile (the copy then breaks the unique key), the copy is undone to a
+        savepoint and the rows go through a staging table with ``ON CONFLICT DO NOTHING``
+        instead."""
         with tempfile.TemporaryDirectory() as folder:
-            spans, stored, rows = (Path(folder) / f"{n}.csv" for n in ("spans", "stored", "rows"))
+            spans, stored = Path(folder) / "spans.csv", Path(folder) / "stored.csv"
             self.duck.execute(
                 f"COPY (SELECT i.id, {_utc('min(c.sampled_at)')}, {_utc('max(c.sampled_at)')}"
                 f" FROM {KEYED} c JOIN {POINT_IDS} i ON i.point_key = c.point_key GROUP BY i.id)"
@@ -178,39 +190,56 @@ class SampleImporter(BaseImporter):
                 )
             )
             connection.execute(text("TRUNCATE sample_spans"))
-            _copy_in(driver, "COPY sample_spans FROM STDIN (FORMAT csv)", spans)
-            connection.execute(text("ANALYZE sample_spans"))
+            with spans.open("rb") as rows:
+                _copy_in(driver, "COPY sample_spans FROM STDIN (FORMAT csv)", rows)
+            # One range scan of the key's index per point (a join the planner would make
+            # a scan of every sample), compiled at once: JIT costs more than it saves.
+            connection.execute(text("SET LOCAL jit = off"))
             _copy_out(
                 driver,
                 "COPY (SELECT s.point_id, (extract(epoch FROM s.sampled_at) * 1000000)::bigint"
-                " FROM sample_spans r JOIN samples s ON s.point_id = r.point_id"
-                " AND s.sampled_at BETWEEN r.first_at AND r.last_at) TO STDOUT (FORMAT csv)",
+                " FROM sample_spans r CROSS JOIN LATERAL (SELECT s.point_id, s.sampled_at"
+                " FROM samples s WHERE s.point_id = r.point_id"
+                " AND s.sampled_at BETWEEN r.first_at AND r.last_at OFFSET 0) s)"
+                " TO STDOUT (FORMAT csv)",
                 stored,
             )
+            connection.execute(text("RESET jit"))
             self.duck.execute(
                 f"CREATE OR REPLACE TEMP TABLE {STORED} AS SELECT * FROM read_csv(?,"
                 " header = false, auto_detect = false, delim = ',',"
                 " columns = {'point_id': 'BIGINT', 'us': 'BIGINT'})",
                 [str(stored)],
             )
-            query = self._select(
+        # In parts of consecutive rows, each sorted by the natural key: PostgreSQL starts
+        # storing the first part while DuckDB reads and sorts the next.
+        stored_keys = (
+            f"NOT EXISTS (SELECT 1 FROM {STORED} s WHERE s.point_id = i.id"
+            " AND s.us = epoch_us(c.sampled_at))"
+        )
+        queries = [
+            self._select(
                 _utc("c.sampled_at"),
                 scaled=False,
                 extra=f"{int(import_id)} AS import_id",
-                where=f"WHERE NOT EXISTS (SELECT 1 FROM {STORED} s WHERE s.point_id = i.id"
-                " AND s.us = epoch_us(c.sampled_at))",
+                where=f"WHERE c.row_no BETWEEN {first} AND {first + PART_ROWS - 1}"
+                f" AND {stored_keys}",
             )
-            self.duck.execute(f"COPY ({query}) TO '{rows}' (FORMAT csv, HEADER false)")
-            try:
-                with driver.transaction():  # a savepoint: the caller's transaction is open
-                    return _copy_in(
-                        driver, f"COPY samples ({COLUMNS}, import_id) FROM STDIN (FORMAT csv)", rows
-                    )
-            except UniqueViolation:
-                return self._write_staged(connection, driver, rows)
+            for first in range(self.first_row, self.first_row + self.rows, PART_ROWS)
+        ]
+        try:
+            with driver.transaction():  # a savepoint: the caller's transaction is open
+                return _copy_streamed(
+                    self.duck,
+                    queries,
+                    driver,
+                    f"COPY samples ({COLUMNS}, import_id) FROM STDIN (FORMAT csv)",
+                )
+        except UniqueViolation:
+            return self._write_staged(connection, driver, queries)
 
-    def _write_staged(self, connection: Connection, driver: Any, rows: Path) -> int:
-        """The rows of the file ``rows`` through a temporary staging table, skipping those
+    def _write_staged(self, connection: Connection, driver: Any, queries: list[str]) -> int:
+        """The rows of DuckDB's ``queries`` through a temporary staging table, skipping those
         whose natural key is already stored."""
         connection.execute(
             text(
@@ -220,7 +249,7 @@ class SampleImporter(BaseImporter):
             )
         )
         connection.execute(text("TRUNCATE sample_staging"))
-        _copy_in(driver, "COPY sample_staging FROM STDIN (FORMAT csv)", rows)
+        _copy_streamed(self.duck, queries, driver, "COPY sample_staging FROM STDIN (FORMAT csv)")
         inserted = connection.execute(
             text(
                 f"INSERT INTO samples ({COLUMNS}, import_id) SELECT {COLUMNS}, import_id"
@@ -231,17 +260,62 @@ class SampleImporter(BaseImporter):
 
 
 def _utc(instant: str) -> str:
-    """DuckDB SQL: a TIMESTAMPTZ as PostgreSQL reads it exactly (UTC, microseconds)."""
-    return f"strftime({instant} AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S.%f') || '+00'"
+    """DuckDB SQL: a TIMESTAMPTZ as PostgreSQL reads it exactly (UTC, the fraction of a
+    second only when there is one)."""
+    return f"CAST({instant} AT TIME ZONE 'UTC' AS VARCHAR) || '+00'"
 
 
-def _copy_in(driver: Any, statement: str, path: Path) -> int:
-    """Send the file at ``path`` to a ``COPY … FROM STDIN``; return the rows copied."""
+def _copy_in(driver: Any, statement: str, rows: BinaryIO) -> int:
+    """Send what ``rows`` holds to a ``COPY … FROM STDIN``; return the rows copied."""
     with driver.cursor() as cursor:
-        with cursor.copy(statement) as copy, path.open("rb") as handle:
-            while block := handle.read(COPY_BLOCK):
+        with cursor.copy(statement) as copy:
+            while block := rows.read(COPY_BLOCK):
                 copy.write(block)
         return int(cursor.rowcount)
+
+
+def _copy_streamed(
+    duck: duckdb.DuckDBPyConnection, queries: list[str], driver: Any, statement: str
+) -> int:
+    """``COPY`` the rows of DuckDB's ``queries`` into PostgreSQL while DuckDB writes them.
+
+    DuckDB writes them, one query after the other, as CSV into a named pipe from a
+    thread of its own while this thread sends what it reads, so the two databases work
+    at once, each on its core. This thread holds the pipe open for writing until DuckDB
+    has finished, so the copy reaches the end only then, whenever DuckDB opens the pipe;
+    should the copy fail, closing the pipe's reading end stops DuckDB (its writes fail),
+    and DuckDB's own failure is raised once the copy has ended, so the caller's
+    savepoint undoes it.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        pipe = Path(folder) / "rows.csv"
+        os.mkfifo(pipe)
+        reading = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
+        fcntl.fcntl(reading, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        holding = os.open(pipe, os.O_WRONLY)
+        os.set_blocking(reading, True)
+        failed: list[Exception] = []
+
+        def write() -> None:
+            try:
+                duck.execute("SET threads = 1")
+                for query in queries:
+                    duck.execute(f"COPY ({query}) TO '{pipe}' (FORMAT csv, HEADER false)")
+            except Exception as exc:  # raised in the copying thread, below
+                failed.append(exc)
+            finally:
+                os.close(holding)
+
+        writer = threading.Thread(target=write, name="duckdb-rows")
+        writer.start()
+        try:
+            with open(reading, "rb") as rows:
+                copied = _copy_in(driver, statement, rows)
+        finally:
+            writer.join()
+        if failed:
+            raise failed[0]
+        return copied
 
 
 def _copy_out(driver: Any, statement: str, path: Path) -> None:

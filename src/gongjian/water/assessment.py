@@ -244,11 +244,12 @@ def assess(
     authorize(session, actor, Action.add, "assessment", record_id=period.label)
     rules = rules or current_rules()
     start, end = _window(period)
-    count, last_id = session.execute(
-        select(func.count(Sample.id), func.max(Sample.id)).where(
-            Sample.sampled_at >= start, Sample.sampled_at < end
-        )
-    ).one()
+    # Samples are never changed or removed: a late one makes the period's count grow.
+    count = session.execute(
+        select(func.count())
+        .select_from(Sample)
+        .where(Sample.sampled_at >= start, Sample.sampled_at < end)
+    ).scalar_one()
     current = session.scalars(
         select(Assessment).where(
             Assessment.period == period.label, Assessment.superseded_at.is_(None)
@@ -256,11 +257,11 @@ def assess(
     ).first()
     if current is None and count == 0:
         return AssessmentResult(period.label, "no_samples")
-    unchanged = current is not None and (current.samples, current.last_sample_id) == (
+    unchanged = current is not None and (current.samples, current.rules_hash) == (
         count,
-        last_id,
+        rules.hash,
     )
-    if unchanged and current is not None and current.rules_hash == rules.hash and not force:
+    if unchanged and current is not None and not force:
         return AssessmentResult(period.label, "up_to_date", count, assessment_id=current.id)
     connection = session.connection()
     _copy_period(connection, period)
@@ -274,7 +275,6 @@ def assess(
         period_start=period.start,
         period_end=period.end,
         samples=count,
-        last_sample_id=last_id,
         rules_hash=rules.hash,
         warnings={"warnings": warnings},
         assessed_at=now,

@@ -8,9 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     CheckConstraint,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     String,
     Text,
@@ -19,7 +19,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gongjian.db import (
-    BIG_ID,
     Base,
     StateChangeColumns,
     Timestamped,
@@ -27,6 +26,7 @@ from gongjian.db import (
     check_in,
     check_non_negative,
     check_range,
+    checked_per_statement,
     utcnow,
 )
 from gongjian.db_types import Exact
@@ -143,12 +143,14 @@ ORP_MV = Exact(8, 2)
 
 
 class Sample(Base):
-    """One sampling (监测数据) of the four indicators at a point; a missing value is
-    an indicator not measured."""
+    """One sampling (监测数据) of the four indicators at a point, known by the point and
+    the instant; a missing value is an indicator not measured. Samples are never changed
+    or removed once stored."""
 
     __tablename__ = "samples"
     __table_args__ = (
-        UniqueConstraint("point_id", "sampled_at"),
+        checked_per_statement(ForeignKeyConstraint(["point_id"], ["monitoring_points.id"])),
+        checked_per_statement(ForeignKeyConstraint(["import_id"], ["imports.id"])),
         *check_non_negative("transparency_cm", "do_mg_l", "nh3n_mg_l", "depth_cm"),
         check_range("do_mg_l", DO_MG_L, high="50"),
         check_range("orp_mv", ORP_MV, low="-1000", high="1000"),
@@ -159,17 +161,14 @@ class Sample(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
-    point_id: Mapped[int] = mapped_column(ForeignKey("monitoring_points.id"))
-    sampled_at: Mapped[dt.datetime]
+    point_id: Mapped[int] = mapped_column(primary_key=True)
+    sampled_at: Mapped[dt.datetime] = mapped_column(primary_key=True)
     transparency_cm: Mapped[Decimal | None] = mapped_column(Exact(8, 2), comment="cm")
     do_mg_l: Mapped[Decimal | None] = mapped_column(DO_MG_L, comment="dissolved oxygen, mg/L")
     orp_mv: Mapped[Decimal | None] = mapped_column(ORP_MV, comment="redox potential, mV")
     nh3n_mg_l: Mapped[Decimal | None] = mapped_column(Exact(8, 3), comment="ammonia N, mg/L")
     depth_cm: Mapped[Decimal | None] = mapped_column(Exact(8, 2), comment="water depth, cm")
-    import_id: Mapped[int | None] = mapped_column(
-        ForeignKey("imports.id"), comment="the import that brought it"
-    )
+    import_id: Mapped[int | None] = mapped_column(comment="the import that brought it")
 
 
 class Baseline(Base):
@@ -215,9 +214,6 @@ class Assessment(Base):
     period_start: Mapped[dt.date]
     period_end: Mapped[dt.date]
     samples: Mapped[int] = mapped_column(comment="samples of the period it graded")
-    last_sample_id: Mapped[int | None] = mapped_column(
-        BigInteger, comment="largest sample id it saw: a larger one arrived late"
-    )
     rules_hash: Mapped[str] = mapped_column(String(64))
     warnings: Mapped[dict[str, Any]] = mapped_column(
         comment='{"warnings": [{"river": code, "rule": ..., "message": ...}]}'
