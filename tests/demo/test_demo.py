@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 from shapely.geometry import shape
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.orm import Session
 
 from gongjian.auth.services import authenticate
@@ -21,10 +21,12 @@ from gongjian.demo.water import samples
 from gongjian.errors import Conflict
 from gongjian.geo.area import area_mu
 from gongjian.kpi.services import kpis
+from gongjian.migrate import downgrade_all, upgrade
 from gongjian.models import AuditEntry, Base, User
 from gongjian.renewal.models import Parcel, ParcelStateChange
 from gongjian.towns.data import TOWNS
 from gongjian.water.models import MonitoringPoint, River, RiverStateChange, Sample
+from tests.conftest import DatabaseFactory
 
 TOWN_ROWS = [(i, seed.code, seed.name) for i, seed in enumerate(TOWNS, start=1)]
 #: Tables that other features fill (imports, station tokens, briefings).
@@ -181,3 +183,18 @@ def test_loading_twice_is_refused_and_writes_nothing(demo_engine: Engine) -> Non
         demo_entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "demo")).all()
         assert len(demo_entries) == 1
         assert "samples" in (demo_entries[0].detail or "")
+
+
+def test_reset_empties_a_loaded_city_and_loads_it_again(databases: DatabaseFactory) -> None:
+    """``gongjian demo --reset``: every table goes, rows and all (SQLite included, whose
+    foreign keys would refuse to drop a table still referred to), and the city loads
+    again into the migrated, empty database."""
+    engine = databases.new("reset", towns=False)
+    try:
+        first = load_demo(engine, seed=7, scale="small")
+        downgrade_all(engine)
+        assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+        upgrade(engine)
+        assert load_demo(engine, seed=7, scale="small") == first
+    finally:
+        engine.dispose()

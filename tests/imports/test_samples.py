@@ -13,18 +13,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from openpyxl import Workbook
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from gongjian.audit.models import AuditEntry
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Role
 from gongjian.config import get_settings
+from gongjian.db_errors import explain
 from gongjian.errors import Forbidden, Invalid
 from gongjian.imports.excel import MB, TooLarge, Unsupported
 from gongjian.imports.models import ImportRun
 from gongjian.imports.samples import SampleImporter
+from gongjian.towns.models import Town
 from gongjian.water.models import MonitoringPoint, River, Sample
+from tests.conftest import DatabaseFactory
 
 HEADER = ["point_id", "sampled_at", "transparency_cm", "do_mg_l", "orp_mv", "nh3n_mg_l", "depth_cm"]
 CITY = Actor.system("test")
@@ -346,3 +350,156 @@ def test_a_station_reports_only_its_tokens_points(demo_session: Session, tmp_pat
     with pytest.raises(Forbidden):
         _import(demo_session, _csv(tmp_path / "theirs.csv", _rows(theirs.code)), station)
     assert _import(demo_session, _csv(tmp_path / "mine.csv", _rows(mine.code)), station).added == 3
+
+
+def _interleaved(session: Session) -> list[list[str]]:
+    """Five samples of two points, in the order a station sends them (by time)."""
+    one, two = _point(session, 0).code, _point(session, 1).code
+    return [
+        [one, "2023-03-01T09:00:00", "30", "3.1", "-12.5", "1.25", "40"],
+        [two, "2023-03-01T09:05:00.000120", "31", "3.2", "", "1.5", ""],
+        [one, "2023-03-02T09:00:00", "32", "0.199", "100", "2", "41"],
+        [two, "2023-03-02T09:05:00", "33", "3.4", "-999.99", "", "42.5"],
+        [one, "2023-03-03T09:00:00.5", "34", "3.5", "5", "8.001", "43"],
+    ]
+
+
+def _stored_rows(session: Session, import_id: int | None) -> list[tuple[object, ...]]:
+    return [
+        tuple(row)
+        for row in session.execute(
+            select(
+                MonitoringPoint.code,
+                Sample.sampled_at,
+                Sample.transparency_cm,
+                Sample.do_mg_l,
+                Sample.orp_mv,
+                Sample.nh3n_mg_l,
+                Sample.depth_cm,
+            )
+            .join(MonitoringPoint, MonitoringPoint.id == Sample.point_id)
+            .where(Sample.import_id == import_id)
+            .order_by(Sample.sampled_at)
+        ).all()
+    ]
+
+
+def _expected(rows: list[list[str]]) -> list[tuple[object, ...]]:
+    def number(text: str) -> Decimal | None:
+        return Decimal(text) if text else None
+
+    return [
+        (
+            code,
+            dt.datetime.fromisoformat(at).replace(tzinfo=SHANGHAI),
+            *(number(v) for v in values),
+        )
+        for code, at, *values in rows
+    ]
+
+
+@pytest.mark.parametrize("part_rows", [1, 2, 1_000])
+def test_samples_copied_in_parts_arrive_each_once_and_exactly(
+    demo_session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, part_rows: int
+) -> None:
+    """PostgreSQL takes the rows in parts of consecutive rows (a file's first data row is
+    row 2, an API batch's row 1): a part boundary neither drops nor repeats a row."""
+    from gongjian.imports import samples
+
+    monkeypatch.setattr(samples, "PART_ROWS", part_rows)
+    rows = _interleaved(demo_session)
+    from_file = _import(demo_session, _csv(tmp_path / "march.csv", rows))
+    assert (from_file.rows, from_file.added) == (5, 5)
+    assert _stored_rows(demo_session, from_file.import_id) == _expected(rows)
+    later = [[code, at.replace("2023-03", "2023-04"), *values] for code, at, *values in rows]
+    importer = SampleImporter(demo_session, actor=CITY)
+    batch = [dict(zip(HEADER, row, strict=True)) for row in later]
+    from_api = importer.run_loaded("batch", samples.batch_to_duckdb(importer, batch))
+    assert (from_api.rows, from_api.added) == (5, 5)
+    assert _stored_rows(demo_session, from_api.import_id) == _expected(later)
+
+
+def test_a_point_removed_after_the_check_refuses_the_import_in_words(
+    demo_session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database keeps samples to existing points however they are written (on
+    PostgreSQL by a check of each statement's new rows, not a constraint)."""
+    river = demo_session.scalars(select(River).order_by(River.id)).first()
+    assert river is not None
+    point = MonitoringPoint(code="P-GONE", river_id=river.id, chainage_m=Decimal("5"))
+    demo_session.add(point)
+    demo_session.flush()
+    checked = SampleImporter.validate
+
+    def check_then_remove(importer: SampleImporter, source: str) -> int:
+        rows = checked(importer, source)
+        importer.session.delete(point)
+        importer.session.flush()
+        return rows
+
+    monkeypatch.setattr(SampleImporter, "validate", check_then_remove)
+    with pytest.raises(Invalid) as refused:
+        _import(demo_session, _csv(tmp_path / "gone.csv", _rows("P-GONE")))
+    assert "外键" in refused.value.message
+
+
+def test_a_sample_naming_a_missing_point_or_import_is_refused(demo_session: Session) -> None:
+    point = _point(demo_session)
+    at = dt.datetime(2023, 5, 1, 9, tzinfo=SHANGHAI)
+    for values in ({"point_id": 2_000_000_000}, {"point_id": point.id, "import_id": 2_000_000_000}):
+        with pytest.raises(IntegrityError) as refused, demo_session.begin_nested():
+            demo_session.execute(
+                insert(Sample).values(sampled_at=at, do_mg_l=Decimal("3"), **values)
+            )
+        assert "外键" in explain(refused.value).message
+
+
+def test_a_point_or_import_with_samples_cannot_be_deleted(
+    demo_session: Session, tmp_path: Path
+) -> None:
+    point = _point(demo_session)
+    imported = _import(demo_session, _csv(tmp_path / "feb.csv", _rows(point.code)))
+    for statement in (
+        delete(MonitoringPoint).where(MonitoringPoint.id == point.id),
+        update(MonitoringPoint).where(MonitoringPoint.id == point.id).values(id=2_000_000_000),
+        delete(ImportRun).where(ImportRun.id == imported.import_id),
+    ):
+        with pytest.raises(IntegrityError) as refused, demo_session.begin_nested():
+            demo_session.execute(statement)
+        assert "外键" in explain(refused.value).message
+    assert len(_stored_rows(demo_session, imported.import_id)) == 3
+
+
+def test_a_point_cannot_be_deleted_while_an_import_naming_it_is_open(
+    databases: DatabaseFactory, tmp_path: Path
+) -> None:
+    """The import locks the points it names until it ends, as a foreign key does: a
+    deletion waits (here: gives up waiting), and once the import is committed, the
+    deletion is refused."""
+    engine = databases.new("point_lock")
+    try:
+        with Session(engine) as setup:
+            town = setup.scalars(select(Town).order_by(Town.id)).first()
+            assert town is not None
+            river = River(code="R-LOCK", name="锁河", lead_town_id=town.id, length_m=100)
+            setup.add(river)
+            setup.flush()
+            setup.add(MonitoringPoint(code="P-LOCK", river_id=river.id, chainage_m=0))
+            setup.commit()
+        path = _csv(tmp_path / "lock.csv", _rows("P-LOCK"))
+        with Session(engine) as importing, engine.connect() as deleting:
+            assert _import(importing, path).added == 3
+            if databases.backend == "postgresql":
+                deleting.execute(text("SET lock_timeout = '100ms'"))
+            else:
+                deleting.connection.driver_connection.execute("PRAGMA busy_timeout = 100")  # type: ignore[union-attr]
+            remove = delete(MonitoringPoint).where(MonitoringPoint.code == "P-LOCK")
+            with pytest.raises(OperationalError):
+                deleting.execute(remove)
+            deleting.rollback()
+            importing.commit()
+            with pytest.raises(IntegrityError):
+                deleting.execute(remove)
+            deleting.rollback()
+    finally:
+        engine.dispose()

@@ -16,6 +16,7 @@ import fcntl
 import hashlib
 import json
 import os
+import sqlite3
 import tempfile
 import threading
 from decimal import Decimal
@@ -23,12 +24,15 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import duckdb
+import psycopg
 import pyarrow as pa
 from psycopg.errors import UniqueViolation
 from sqlalchemy import Connection, select, text
+from sqlalchemy.exc import IntegrityError
 
 from gongjian.auth.permissions import authorize_points
 from gongjian.config import get_settings
+from gongjian.db_errors import explain
 from gongjian.db_types import Exact
 from gongjian.errors import Invalid, Problem
 from gongjian.imports.base import RAW, BaseImporter
@@ -145,9 +149,14 @@ class SampleImporter(BaseImporter):
     def write(self, import_id: int) -> int:
         connection = self.session.connection()
         driver: Any = connection.connection.driver_connection
-        if connection.dialect.name == "sqlite":
-            return self._write_sqlite(driver, import_id)
-        return self._write_postgresql(connection, driver, import_id)
+        try:
+            if connection.dialect.name == "sqlite":
+                return self._write_sqlite(driver, import_id)
+            return self._write_postgresql(connection, driver, import_id)
+        except (psycopg.IntegrityError, sqlite3.IntegrityError) as exc:
+            # Written through the driver, a refusal (a point removed since the check)
+            # comes unwrapped: told in words like any other refused write.
+            raise explain(IntegrityError(None, None, exc)) from exc
 
     def _write_sqlite(self, driver: Any, import_id: int) -> int:
         """Batched inserts in the caller's transaction; the natural key skips re-sent

@@ -150,7 +150,8 @@ def downgrade() -> None:
     else:
         with op.batch_alter_table("samples", recreate="always") as batch:
             batch.drop_constraint("pk_samples", type_="primary")
-            batch.add_column(sa.Column("id", sa.Integer(), primary_key=True))
+            batch.add_column(sa.Column("id", sa.Integer(), nullable=False))
+            batch.create_primary_key("pk_samples", ["id"])
             batch.create_unique_constraint(
                 "uq_samples_point_id_sampled_at", ["point_id", "sampled_at"]
             )
