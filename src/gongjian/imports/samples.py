@@ -306,6 +306,8 @@ def _copy_streamed(
         failed: list[Exception] = []
 
         def write() -> None:
+            # One thread: the server's backend needs the other core more than DuckDB.
+            threads = duck.execute("SELECT current_setting('threads')").fetchone()
             try:
                 duck.execute("SET threads = 1")
                 for query in queries:
@@ -314,6 +316,7 @@ def _copy_streamed(
                 failed.append(exc)
             finally:
                 os.close(holding)
+                duck.execute(f"SET threads = {threads[0] if threads else 1}")
 
         writer = threading.Thread(target=write, name="duckdb-rows")
         writer.start()
