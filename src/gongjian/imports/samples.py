@@ -19,11 +19,13 @@ import os
 import sqlite3
 import tempfile
 import threading
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import duckdb
+import numpy as np
 import psycopg
 import pyarrow as pa
 from psycopg.errors import UniqueViolation
@@ -35,6 +37,7 @@ from gongjian.config import get_settings
 from gongjian.db_errors import explain
 from gongjian.db_types import Exact
 from gongjian.errors import Invalid, Problem
+from gongjian.imports import pgcopy
 from gongjian.imports.base import RAW, BaseImporter
 from gongjian.imports.sample_check import (
     CHECKED,
@@ -127,20 +130,16 @@ class SampleImporter(BaseImporter):
         self.rows = rows
         return rows
 
-    def _select(self, stamp: str, *, scaled: bool, extra: str = "", where: str = "") -> str:
+    def _select(self, stamp: str, *, scaled: bool, where: str = "") -> str:
         """The checked rows as the database takes them, ordered by point and instant (the
         order of the natural key's index): the point's id, the instant as ``stamp``
-        renders it, numbers as integers in the columns' scale (SQLite) or as exact
-        decimals (PostgreSQL), then ``extra`` columns; ``where`` filters them (``c.row_no``
-        is a row's number in messages)."""
+        renders it, numbers as integers in the columns' scale (``scaled``, SQLite) or in
+        thousandths; ``where`` filters them (``c.row_no`` is a row's number in
+        messages)."""
         columns = ["i.id AS point_id", f"{stamp} AS sampled_at"]
         for name, places in _places().items():
-            if scaled:
-                columns.append(f"c.{name} // {10 ** (SCALE_PLACES - places)} AS {name}")
-            else:
-                columns.append(f"CAST(c.{name} AS DECIMAL(18, 0)) * 0.001::DECIMAL(4, 3) AS {name}")
-        if extra:
-            columns.append(extra)
+            divisor = 10 ** (SCALE_PLACES - places) if scaled else 1
+            columns.append(f"c.{name} // {divisor} AS {name}")
         return (
             f"SELECT {', '.join(columns)} FROM {CHECKED} c JOIN {POINT_IDS} i"
             f" ON i.code = c.point_id {where} ORDER BY i.id, c.sampled_at"
@@ -228,37 +227,42 @@ class SampleImporter(BaseImporter):
         )
         queries = [
             self._select(
-                _utc("c.sampled_at"),
+                "epoch_us(c.sampled_at)",
                 scaled=False,
-                extra=f"{int(import_id)} AS import_id",
                 where=f"WHERE c.row_no BETWEEN {first} AND {first + PART_ROWS - 1}"
                 f" AND {stored_keys}",
             )
             for first in range(self.first_row, self.first_row + self.rows, PART_ROWS)
         ]
+        # DuckDB on one thread: the server's backend needs the other core more.
+        (threads,) = self.duck.execute("SELECT current_setting('threads')").fetchone() or (1,)
+        self.duck.execute("SET threads = 1")
         try:
             with driver.transaction():  # a savepoint: the caller's transaction is open
                 return _copy_streamed(
-                    self.duck,
-                    queries,
                     driver,
-                    f"COPY samples ({COLUMNS}, import_id) FROM STDIN (FORMAT csv)",
+                    f"COPY samples ({COLUMNS}, import_id) FROM STDIN (FORMAT binary)",
+                    _binary_rows(self.duck, queries, import_id),
                 )
         except UniqueViolation:
-            return self._write_staged(connection, driver, queries)
+            return self._write_staged(connection, driver, queries, import_id)
+        finally:
+            self.duck.execute(f"SET threads = {int(threads)}")
 
-    def _write_staged(self, connection: Connection, driver: Any, queries: list[str]) -> int:
+    def _write_staged(
+        self, connection: Connection, driver: Any, queries: list[str], import_id: int
+    ) -> int:
         """The rows of DuckDB's ``queries`` through a temporary staging table, skipping those
         whose natural key is already stored."""
         connection.execute(
-            text(
-                "CREATE TEMP TABLE IF NOT EXISTS sample_staging (point_id bigint, sampled_at"
-                " timestamptz, transparency_cm numeric, do_mg_l numeric, orp_mv numeric,"
-                " nh3n_mg_l numeric, depth_cm numeric, import_id bigint) ON COMMIT DROP"
-            )
+            text("CREATE TEMP TABLE IF NOT EXISTS sample_staging (LIKE samples) ON COMMIT DROP")
         )
         connection.execute(text("TRUNCATE sample_staging"))
-        _copy_streamed(self.duck, queries, driver, "COPY sample_staging FROM STDIN (FORMAT csv)")
+        _copy_streamed(
+            driver,
+            "COPY sample_staging FROM STDIN (FORMAT binary)",
+            _binary_rows(self.duck, queries, import_id),
+        )
         inserted = connection.execute(
             text(
                 f"INSERT INTO samples ({COLUMNS}, import_id) SELECT {COLUMNS}, import_id"
@@ -266,6 +270,36 @@ class SampleImporter(BaseImporter):
             )
         )
         return int(inserted.rowcount)
+
+
+def _binary_rows(
+    duck: duckdb.DuckDBPyConnection, queries: list[str], import_id: int
+) -> Iterator[bytes]:
+    """The rows of ``queries`` (point id, instant in microseconds, numbers in
+    thousandths), then ``import_id``, in PostgreSQL's binary ``COPY`` format, a query's
+    rows at a time."""
+    yield pgcopy.HEADER
+    for query in queries:
+        part = duck.execute(query).to_arrow_table()
+        if not part.num_rows:
+            continue
+        columns: list[pgcopy.Column] = [
+            pgcopy.Integers(part["point_id"].to_numpy()),
+            pgcopy.Instants(part["sampled_at"].to_numpy()),
+        ]
+        for name, scale in _places().items():
+            values = part[name]
+            columns.append(
+                pgcopy.Decimals(
+                    values.fill_null(0).to_numpy(),
+                    values.is_null().to_numpy(),
+                    places=SCALE_PLACES,
+                    scale=scale,
+                )
+            )
+        columns.append(pgcopy.Integers(np.full(part.num_rows, import_id)))
+        yield pgcopy.encode(columns)
+    yield pgcopy.TRAILER
 
 
 def _utc(instant: str) -> str:
@@ -283,42 +317,34 @@ def _copy_in(driver: Any, statement: str, rows: BinaryIO) -> int:
         return int(cursor.rowcount)
 
 
-def _copy_streamed(
-    duck: duckdb.DuckDBPyConnection, queries: list[str], driver: Any, statement: str
-) -> int:
-    """``COPY`` the rows of DuckDB's ``queries`` into PostgreSQL while DuckDB writes them.
+def _copy_streamed(driver: Any, statement: str, chunks: Iterator[bytes]) -> int:
+    """``COPY`` into PostgreSQL the bytes ``chunks`` gives while it is still making them.
 
-    DuckDB writes them, one query after the other, as CSV into a named pipe from a
-    thread of its own while this thread sends what it reads, so the two databases work
-    at once, each on its core. This thread holds the pipe open for writing until DuckDB
-    has finished, so the copy reaches the end only then, whenever DuckDB opens the pipe;
-    should the copy fail, closing the pipe's reading end stops DuckDB (its writes fail),
-    and DuckDB's own failure is raised once the copy has ended, so the caller's
-    savepoint undoes it.
+    A thread of its own takes the chunks (a part of the rows each: DuckDB reading and
+    sorting them, NumPy encoding them) and writes them into a named pipe while this
+    thread sends what it reads, so the server stores one part while the next is made,
+    each on its core. Should the copy fail, closing the pipe's reading end stops the
+    writer (its writes fail); should making a chunk fail, the failure is raised once
+    the copy has ended, so the caller's savepoint undoes what was copied.
     """
     with tempfile.TemporaryDirectory() as folder:
-        pipe = Path(folder) / "rows.csv"
+        pipe = Path(folder) / "rows"
         os.mkfifo(pipe)
         reading = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
         fcntl.fcntl(reading, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-        holding = os.open(pipe, os.O_WRONLY)
+        sink = open(pipe, "wb")  # noqa: SIM115 - closed by the writing thread
         os.set_blocking(reading, True)
         failed: list[Exception] = []
 
         def write() -> None:
-            # One thread: the server's backend needs the other core more than DuckDB.
-            threads = duck.execute("SELECT current_setting('threads')").fetchone()
             try:
-                duck.execute("SET threads = 1")
-                for query in queries:
-                    duck.execute(f"COPY ({query}) TO '{pipe}' (FORMAT csv, HEADER false)")
+                with sink:
+                    for chunk in chunks:
+                        sink.write(chunk)
             except Exception as exc:  # raised in the copying thread, below
                 failed.append(exc)
-            finally:
-                os.close(holding)
-                duck.execute(f"SET threads = {threads[0] if threads else 1}")
 
-        writer = threading.Thread(target=write, name="duckdb-rows")
+        writer = threading.Thread(target=write, name="copy-rows")
         writer.start()
         try:
             with open(reading, "rb") as rows:
