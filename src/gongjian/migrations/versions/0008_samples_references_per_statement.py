@@ -41,38 +41,37 @@ depends_on: str | Sequence[str] | None = None
 POINT_KEY = "fk_samples_point_id_monitoring_points"
 IMPORT_KEY = "fk_samples_import_id_imports"
 
+
+def _lock_or_refuse(ids: str, table: str, column: str, key: str) -> str:
+    """PL/pgSQL: lock ``FOR KEY SHARE`` the rows of ``table`` whose ids the array ``ids``
+    holds, and refuse the statement as the foreign key ``key`` on ``column`` would when
+    one of them is missing."""
+    return f"""
+    PERFORM FROM {table} t WHERE t.id = ANY ({ids}) FOR KEY SHARE;
+    GET DIAGNOSTICS locked = ROW_COUNT;
+    IF locked < cardinality({ids}) THEN
+        SELECT u.id INTO missing FROM unnest({ids}) u(id)
+         WHERE NOT EXISTS (SELECT FROM {table} t WHERE t.id = u.id) LIMIT 1;
+        RAISE EXCEPTION 'insert or update on table "samples" violates foreign key constraint "{key}"'
+              USING ERRCODE = 'foreign_key_violation', CONSTRAINT = '{key}', TABLE = 'samples',
+                    DETAIL = format('Key ({column})=(%s) is not present in table "{table}".', missing);
+    END IF;"""
+
+
 CHECK_NEW_SAMPLES = f"""
 CREATE FUNCTION samples_check_references() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    points integer[];
-    imports integer[];
+    point_ids integer[];
+    import_ids integer[];
     locked integer;
     missing integer;
 BEGIN
     SELECT coalesce(array_agg(DISTINCT d.point_id), '{{}}'),
            coalesce(array_agg(DISTINCT d.import_id) FILTER (WHERE d.import_id IS NOT NULL), '{{}}')
-      INTO points, imports
+      INTO point_ids, import_ids
       FROM (SELECT DISTINCT n.point_id, n.import_id FROM new_samples n) d;
-    PERFORM FROM monitoring_points p WHERE p.id = ANY (points) FOR KEY SHARE;
-    GET DIAGNOSTICS locked = ROW_COUNT;
-    IF locked < cardinality(points) THEN
-        SELECT u.id INTO missing FROM unnest(points) u(id)
-         WHERE NOT EXISTS (SELECT FROM monitoring_points p WHERE p.id = u.id) LIMIT 1;
-        RAISE EXCEPTION 'insert or update on table "samples" violates foreign key constraint "{POINT_KEY}"'
-              USING ERRCODE = 'foreign_key_violation', CONSTRAINT = '{POINT_KEY}',
-                    TABLE = 'samples',
-                    DETAIL = format('Key (point_id)=(%s) is not present in table "monitoring_points".', missing);
-    END IF;
-    PERFORM FROM imports i WHERE i.id = ANY (imports) FOR KEY SHARE;
-    GET DIAGNOSTICS locked = ROW_COUNT;
-    IF locked < cardinality(imports) THEN
-        SELECT u.id INTO missing FROM unnest(imports) u(id)
-         WHERE NOT EXISTS (SELECT FROM imports i WHERE i.id = u.id) LIMIT 1;
-        RAISE EXCEPTION 'insert or update on table "samples" violates foreign key constraint "{IMPORT_KEY}"'
-              USING ERRCODE = 'foreign_key_violation', CONSTRAINT = '{IMPORT_KEY}',
-                    TABLE = 'samples',
-                    DETAIL = format('Key (import_id)=(%s) is not present in table "imports".', missing);
-    END IF;
+    {_lock_or_refuse("point_ids", "monitoring_points", "point_id", POINT_KEY)}
+    {_lock_or_refuse("import_ids", "imports", "import_id", IMPORT_KEY)}
     RETURN NULL;
 END
 $$
