@@ -185,6 +185,9 @@ CASES: tuple[Case, ...] = (
     api("GET", "/priorities", READ),
     api("GET", "/complaints/counts", READ, "/complaints/counts?period=2022-09"),
     api("GET", "/complaints", READ),
+    # Taking a complaint by telephone: the river's lead town (town A's river), the city.
+    api("POST", "/complaints", WRITE, json={"river": "{river}", "category": "odour",
+        "description": "权限矩阵测试", "received_at": "2023-01-20T10:00:00+08:00"}),
     # Closing a complaint: the town it concerns (town A's), the city (409 once closed).
     api("POST", "/complaints/{receipt_no}/close", WRITE, "/complaints/{complaint}/close",
         json={}),

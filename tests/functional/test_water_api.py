@@ -454,6 +454,95 @@ def test_a_closing_time_before_receipt_or_to_come_is_refused(
     assert stored.closed_at is None
 
 
+def _telephoned(river: River) -> dict[str, str]:
+    return {
+        "river": river.code,
+        "category": "odour",
+        "description": "河面有臭味，傍晚更重",
+        "received_at": "2023-01-20T10:05:00+08:00",
+        "complainant_name": "李四",
+        "complainant_phone": "0760-8888 1234",
+    }
+
+
+def test_a_complaint_taken_by_telephone_is_recorded_by_its_town_or_the_city(
+    client: TestClient, demo_session: Session
+) -> None:
+    river = demo_session.scalars(select(River).order_by(River.code)).first()
+    assert river is not None
+    users = {t: u for u, _, r, t, _ in DEMO_USERS if r == "town"}
+    own = users[_town_named(demo_session, river.lead_town_id)]
+    other = next(u for u in users.values() if u != own)
+    body = _telephoned(river)
+    # The public complains through the portal; this route records what staff took.
+    assert client.post("/api/v1/complaints", json=body).status_code == 403
+    for refused_user in (other, _user("auditor")):
+        refused = client.post("/api/v1/complaints", json=body, auth=_auth(refused_user))
+        assert refused.status_code == 403, refused_user
+    assert demo_session.scalar(
+        select(func.count(AuditEntry.seq)).where(
+            AuditEntry.resource == "complaint_intake",
+            AuditEntry.outcome == "refused",
+            AuditEntry.actor == other,
+        )
+    )
+    created = client.post("/api/v1/complaints", json=body, auth=_auth(own))
+    assert created.status_code == 201, created.text
+    answer = created.json()
+    assert (answer["river_id"], answer["town_id"]) == (river.id, river.lead_town_id)
+    assert (answer["complainant_name"], answer["closed_at"]) == ("李四", None)
+    demo_session.expire_all()
+    stored = demo_session.scalars(
+        select(Complaint).where(Complaint.receipt_no == answer["receipt_no"])
+    ).one()
+    assert (stored.category, stored.description) == ("odour", "河面有臭味，傍晚更重")
+    assert stored.received_at == dt.datetime(2023, 1, 20, 2, 5, tzinfo=dt.UTC)
+    assert stored.complainant_phone == "0760-8888 1234"
+    [entry] = demo_session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.record_id == stored.receipt_no, AuditEntry.outcome == "ok"
+        )
+    )
+    assert (entry.actor, entry.action) == (own, "add")
+    assert "李四" not in (entry.after or "")
+    assert json.loads(entry.after or "{}")["complainant_given"] is True
+    listed = client.get(
+        "/api/v1/complaints", params={"river": river.code, "open": "true"}, auth=_auth(own)
+    )
+    assert stored.receipt_no in [row["receipt_no"] for row in listed.json()["items"]]
+    by_city = client.post(
+        "/api/v1/complaints", json={**body, "received_at": None}, auth=_auth(_user("city"))
+    )
+    assert by_city.status_code == 201, by_city.text
+    received = dt.datetime.fromisoformat(by_city.json()["received_at"])
+    assert abs(received - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=5)
+
+
+def test_a_complaint_with_problems_is_refused_naming_each_field(
+    client: TestClient, demo_session: Session
+) -> None:
+    river = demo_session.scalars(select(River).order_by(River.code)).first()
+    assert river is not None
+    before = demo_session.scalar(select(func.count(Complaint.id)))
+    city = _auth(_user("city"))
+    to_come = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)).isoformat()
+    wrong = {**_telephoned(river), "river": "NOPE", "description": " ", "received_at": to_come}
+    refused = client.post("/api/v1/complaints", json=wrong, auth=city)
+    assert refused.status_code == 422
+    assert {p["column"] for p in refused.json()["problems"]} == {
+        "river",
+        "description",
+        "received_at",
+    }
+    for field, value in (("category", "noise"), ("received_at", "2023-01-20T10:05:00")):
+        bad = client.post(
+            "/api/v1/complaints", json={**_telephoned(river), field: value}, auth=city
+        )
+        assert bad.status_code == 422, field
+        assert field in bad.text
+    assert demo_session.scalar(select(func.count(Complaint.id))) == before
+
+
 def test_openapi_describes_the_river_routes(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {
@@ -469,6 +558,7 @@ def test_openapi_describes_the_river_routes(client: TestClient) -> None:
         "/api/v1/complaints",
         "/api/v1/complaints/{receipt_no}/close",
     } <= set(paths)
+    assert "post" in paths["/api/v1/complaints"]
 
 
 @pytest.fixture(scope="module")
@@ -694,3 +784,38 @@ def test_cli_lists_and_closes_complaints(run: CliRunner, cli_engine: Engine) -> 
     twice = run.invoke(app, ["complaint", "close", receipt])
     assert twice.exit_code == 1
     assert "已于 2023-01-06 16:40 办结" in twice.stderr
+
+
+def test_cli_records_a_complaint_taken_by_telephone(run: CliRunner, cli_engine: Engine) -> None:
+    app = _app()
+    taken = ["complaint", "add", "--river", "CLI-R1", "--category", "漂浮垃圾"]
+    added = run.invoke(
+        app,
+        [
+            *taken,
+            "--description",
+            "漂浮垃圾堆积",
+            "--at",
+            "2023-01-07 08:30",
+            "--phone",
+            "13800000001",
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    assert "受理 2023-01-07 08:30" in added.stdout
+    receipt = added.stdout.split("回执号 ")[1].split("（")[0]
+    with Session(cli_engine) as session:
+        stored = session.scalars(select(Complaint).where(Complaint.receipt_no == receipt)).one()
+        assert (stored.category, stored.description) == ("floating_waste", "漂浮垃圾堆积")
+        assert stored.received_at == dt.datetime(2023, 1, 7, 0, 30, tzinfo=dt.UTC)
+        assert stored.complainant_phone == "13800000001"
+    assert receipt in run.invoke(app, ["complaint", "list", "--open"]).stdout
+    unknown = run.invoke(
+        app, ["complaint", "add", "--river", "NOPE", "--category", "噪声", "--description", "臭"]
+    )
+    assert unknown.exit_code == 2
+    assert "请选择要投诉的河涌" in unknown.stderr
+    assert "请选择投诉类别" in unknown.stderr
+    garbled = run.invoke(app, [*taken, "--description", "臭", "--at", "昨天"])
+    assert garbled.exit_code == 2
+    assert "--at" in garbled.stderr

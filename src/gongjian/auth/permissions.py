@@ -33,6 +33,7 @@ RESOURCE_LABELS: dict[str, str] = {
     "baseline": "央督基线",
     "river_plan": "一河一策",
     "complaint": "群众投诉",
+    "complaint_intake": "代为登记的群众投诉",
     "park": "低效工业园",
     "parcel": "地块",
     "theme_park": "主题产业园",
@@ -62,7 +63,8 @@ SENSITIVE: dict[str, frozenset[Role]] = {
 
 #: What the public may read (rows further filtered to what is published).
 PUBLIC_VIEW = frozenset({"kpi", "town", "river", "briefing"})
-#: What the public may submit: the portal's complaint form.
+#: What the public may submit: the portal's complaint form. (A complaint the city or a
+#: town takes by telephone, letter or visit is a ``complaint_intake``: not the public's.)
 PUBLIC_ADD = frozenset({"complaint"})
 #: Records the city writes for the whole city; a town may not write them.
 CITY_ONLY = frozenset(

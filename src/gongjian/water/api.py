@@ -25,6 +25,7 @@ from gongjian.water.schemas import (
     ComplaintClose,
     ComplaintContact,
     ComplaintCountRead,
+    ComplaintCreate,
     ComplaintRead,
     OverdueMeasureRead,
     PlanMeasureRead,
@@ -205,6 +206,26 @@ def list_complaints(
         offset=paging.offset,
     )
     return Page.of(ComplaintRead, paging, total, [_without_contact(row) for row in rows])
+
+
+@router.post("/complaints", response_model=ComplaintRead, status_code=201, summary="登记群众投诉")
+def add_complaint(body: ComplaintCreate, session: SessionDep, actor: ActorDep) -> ComplaintRead:
+    """Record a complaint taken by telephone, letter or visit (the city, or the town
+    the river's lead town is): it gets a receipt number and concerns that town. 422
+    lists every problem (an unknown river, an empty description, a time still to
+    come)."""
+    found = services.add_complaint(
+        session,
+        actor=actor,
+        river_id=session.scalar(select(River.id).where(River.code == body.river.strip())),
+        category=body.category,
+        description=body.description,
+        complainant_name=body.complainant_name,
+        complainant_phone=body.complainant_phone,
+        received_at=body.received_at or utcnow(),
+        intake=True,
+    )
+    return ComplaintRead.model_validate(found)
 
 
 @router.post("/complaints/{receipt_no}/close", response_model=ComplaintRead)

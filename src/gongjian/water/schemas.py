@@ -63,6 +63,22 @@ class ComplaintContact(ReadModel):
     complainant_phone: str | None
 
 
+class ComplaintCreate(BaseModel):
+    """A complaint taken by the city or a town (a hotline call, a letter, a visit); the
+    public's come through the portal."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    river: str = Field(description="河涌编号", examples=["HY-001"])
+    category: ComplaintCategory = Field(description="投诉类别")
+    description: str = Field(description="问题描述")
+    received_at: AwareDatetime | None = Field(
+        default=None, description="受理时间（须带时区，如 2023-02-01T10:00:00+08:00）；不填为现在"
+    )
+    complainant_name: str | None = Field(default=None, description="投诉人姓名（个人信息）")
+    complainant_phone: str | None = Field(default=None, description="投诉人电话（个人信息）")
+
+
 class ComplaintClose(BaseModel):
     """Mark a complaint handled (办结)."""
 

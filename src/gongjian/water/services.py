@@ -88,13 +88,18 @@ def add_complaint(
     complainant_phone: str | None,
     received_at: dt.datetime,
     detail: str | None = None,
+    intake: bool = False,
 ) -> Complaint:
     """Record a complaint about a river the actor may see (the public: a published one),
-    concerning the river's lead town, with a new receipt number.
+    concerning the river's lead town, with a new receipt number. ``intake``: taken by
+    the city or the town by telephone, letter or visit (the public may not; its
+    complaints come through the portal).
 
     Every problem of the input is listed (``Invalid``, by field). The audit entry holds
     the complaint without its personal data (only whether a name or phone was given).
     """
+    if intake:
+        authorize_some(session, actor, Action.add, "complaint_intake")
     problems: list[Problem] = []
     river = None
     if river_id is not None:
@@ -118,12 +123,19 @@ def add_complaint(
     problems += text_problems(name, column="name", label="姓名", max_length=40, required=False)
     if phone is not None and not _PHONE.match(phone):
         problems.append(Problem("电话号码只能包含数字、空格和“-”，6 至 20 位", column="phone"))
+    if received_at > utcnow():
+        problems.append(Problem("受理时间不能晚于现在", column="received_at"))
     if problems:
         raise Invalid("投诉内容有误", problems)
     assert river is not None
     receipt_no = new_receipt_no(received_at)
     authorize(
-        session, actor, Action.add, "complaint", town_id=river.lead_town_id, record_id=receipt_no
+        session,
+        actor,
+        Action.add,
+        "complaint_intake" if intake else "complaint",
+        town_id=river.lead_town_id,
+        record_id=receipt_no,
     )
     complaint = Complaint(
         receipt_no=receipt_no,
