@@ -381,6 +381,10 @@ CASES: tuple[Case, ...] = (
     # ---- record pages: a town user sees its own town's records ---------------------
     page("GET", "/complaints", PAGE),
     page("GET", "/complaints", PAGE_TOWNS_OWN, "/complaints?town={town_a}"),
+    # Recording a complaint taken by telephone: a town (for the rivers it leads), the city.
+    page("GET", "/complaints/new", "login ok ok ok 403 ok"),
+    page("POST", "/complaints/new", PAGE_WRITE, form={"river": "{river_id}",
+         "category": "odour", "description": "权限矩阵测试"}),
     page("GET", "/complaints/{receipt_no}", PAGE_OWN, "/complaints/{complaint}"),
     page("GET", "/complaints/{receipt_no}", PAGE_MISSING, f"/complaints/{MISSING}"),
     page("POST", "/complaints/{receipt_no}/close", PAGE_WRITE, "/complaints/{complaint}/close",

@@ -144,3 +144,71 @@ def test_closing_a_complaint_through_its_form(
     )
     assert again.status_code == 409
     assert "已于 2023-01-21 15:30 办结" in again.text
+
+
+def _take(client: TestClient, **form: str) -> httpx.Response:
+    page = client.get("/complaints/new")
+    assert page.status_code == 200, page.text
+    return client.post("/complaints/new", data={"csrf_token": csrf_from(page.text), **form})
+
+
+def _led_by(db: Session, town: str) -> River:
+    river = db.scalars(
+        select(River).where(River.lead_town_id == _town_id(db, town)).order_by(River.code)
+    ).first()
+    assert river is not None
+    return river
+
+
+def test_recording_a_complaint_taken_by_telephone(
+    city_client: TestClient, city_engine: Engine, db: Session
+) -> None:
+    own, other = _led_by(db, "石岐"), _led_by(db, "东区")
+    as_demo(city_client, "town-shiqi")
+    assert 'href="/complaints/new"' in city_client.get("/complaints").text
+    form = city_client.get("/complaints/new").text
+    assert f'<option value="{own.id}"' in form
+    assert f'<option value="{other.id}"' not in form
+    before = db.scalar(select(func.count(Complaint.id)))
+    wrong = _take(
+        city_client, river="", category="", description=" ", received_at="2999-01-01T10:00"
+    )
+    assert wrong.status_code == 422
+    for reason in ("请选择要投诉的河涌", "请选择投诉类别", "受理时间不能晚于现在"):
+        assert reason in wrong.text
+    assert 'id="err-river"' in wrong.text
+    assert 'id="err-received_at"' in wrong.text
+    assert 'value="2999-01-01T10:00"' in wrong.text
+    another = _take(city_client, river=str(other.id), category="odour", description="河水发臭")
+    assert another.status_code == 403
+    assert db.scalar(select(func.count(Complaint.id))) == before
+    done = _take(
+        city_client,
+        river=str(own.id),
+        category="sewage_outfall",
+        description="排污口夜间排黑水",
+        received_at="2023-02-03T21:40",
+        name="王五",
+        phone="0760-12345678",
+    )
+    assert done.status_code == 303, done.text
+    receipt = done.headers["location"].removeprefix("/complaints/").removesuffix("?added=1")
+    page = city_client.get(done.headers["location"])
+    assert f"投诉已登记，回执号 {receipt}" in page.text
+    assert "2023年2月3日 21:40" in page.text
+    assert "0760-12345678" in page.text
+    db.rollback()  # a new read: the page's request committed after this session's last
+    stored = db.scalars(select(Complaint).where(Complaint.receipt_no == receipt)).one()
+    assert (stored.river_id, stored.town_id, stored.category) == (
+        own.id,
+        own.lead_town_id,
+        "sewage_outfall",
+    )
+    assert stored.received_at == dt.datetime(2023, 2, 3, 13, 40, tzinfo=dt.UTC)
+    [entry] = audit_entries(city_engine, record_id=receipt, action="add")
+    assert entry.actor == "town-shiqi"
+    assert "王五" not in (entry.after or "")
+    city_client.cookies.clear()
+    as_demo(city_client, "shenji")
+    assert 'href="/complaints/new"' not in city_client.get("/complaints").text
+    assert city_client.get("/complaints/new").status_code == 403

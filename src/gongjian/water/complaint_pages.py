@@ -1,6 +1,8 @@
 """The complaint pages of the dashboard: the list of complaints (``/complaints``, a town
-user: its own town's) and a complaint's page (``/complaints/{receipt_no}``) with the
-complainant's contact for those who may see it and the form that closes it (办结).
+user: its own town's), a complaint's page (``/complaints/{receipt_no}``) with the
+complainant's contact for those who may see it and the form that closes it (办结), and
+the form that records a complaint taken by telephone, letter or visit
+(``/complaints/new``: the city, or a town for the rivers it leads).
 
 Routes are thin: ``water.services`` reads and writes. A refused closing (a time before
 the complaint was received or still to come) shows the page again with the reason
@@ -19,7 +21,13 @@ from sqlalchemy.orm import Session
 
 from gongjian.auth.actors import Actor
 from gongjian.auth.choices import Action
-from gongjian.auth.permissions import allowed, authorize_town_view, scoped_town, town_scope
+from gongjian.auth.permissions import (
+    allowed,
+    authorize_some,
+    authorize_town_view,
+    scoped_town,
+    town_scope,
+)
 from gongjian.errors import Conflict, Invalid
 from gongjian.periods import parse_instant
 from gongjian.renewal.pages import (
@@ -42,6 +50,8 @@ from gongjian.web.templating import render
 router = APIRouter(include_in_schema=False)
 
 RESOURCE = "complaint"
+INTAKE = "complaint_intake"
+INTAKE_FIELDS = ("river", "category", "description", "received_at", "name", "phone")
 
 
 @router.get("/complaints", response_class=HTMLResponse)
@@ -84,12 +94,87 @@ def complaints(
         open_only=open_only,
         export_href=export_href("complaints", request),
         filtered=bool(filters_of(request)),
+        can_take=allowed(actor, Action.add, INTAKE, actor.town_id),
     )
 
 
 def _rivers(session: Session, rows: list[Complaint]) -> dict[int, River]:
     ids = {row.river_id for row in rows}
     return {river.id: river for river in session.scalars(select(River).where(River.id.in_(ids)))}
+
+
+def _intake_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    *,
+    status_code: int = 200,
+    form: dict[str, str] | None = None,
+    error: str | None = None,
+    problems: dict[str, list[str]] | None = None,
+) -> Response:
+    authorize_some(session, actor, Action.add, INTAKE)
+    rivers = select(River).order_by(River.code)
+    if (own := town_scope(actor)) is not None:
+        rivers = rivers.where(River.lead_town_id == own)
+    return render(
+        request,
+        "water/complaint_new.html",
+        status_code=status_code,
+        rivers=session.scalars(rivers).all(),
+        categories=list(ComplaintCategory),
+        form=form or {},
+        error=error,
+        problems=problems or {},
+    )
+
+
+@router.get("/complaints/new", response_class=HTMLResponse)
+def intake(request: Request, session: SessionDep, actor: PageActor) -> Response:
+    """The form recording a complaint taken by telephone, letter or visit (the city; a
+    town, for the rivers it leads)."""
+    return _intake_page(request, session, actor)
+
+
+@router.post("/complaints/new", response_class=HTMLResponse)
+def take(
+    request: Request,
+    session: SessionDep,
+    actor: PageActor,
+    river: Annotated[str, Form()] = "",
+    category: Annotated[str, Form()] = "",
+    description: Annotated[str, Form(max_length=10_000)] = "",
+    received_at: Annotated[str, Form()] = "",
+    name: Annotated[str, Form(max_length=1_000)] = "",
+    phone: Annotated[str, Form(max_length=1_000)] = "",
+) -> Response:
+    """Record the complaint (received now when no time is given) and open its page;
+    refused, the form again with each problem beside its field."""
+    given = (river, category, description, received_at, name, phone)
+    form = dict(zip(INTAKE_FIELDS, given, strict=True))
+    try:
+        found = services.add_complaint(
+            session,
+            actor=actor,
+            river_id=int(river) if river.isdigit() else None,
+            category=category,
+            description=description,
+            complainant_name=name,
+            complainant_phone=phone,
+            received_at=parse_instant(received_at, field="received_at"),
+            intake=True,
+        )
+    except Invalid as exc:
+        return _intake_page(
+            request,
+            session,
+            actor,
+            status_code=422,
+            form=form,
+            error=exc.message,
+            problems=by_field(exc.problems, INTAKE_FIELDS),
+        )
+    return RedirectResponse(f"/complaints/{quote(found.receipt_no, safe='')}?added=1", 303)
 
 
 def _complaint_page(
@@ -119,6 +204,7 @@ def _complaint_page(
         error=error,
         problems=problems or {},
         closed=request.query_params.get("closed") == "1",
+        added=request.query_params.get("added") == "1",
     )
 
 
