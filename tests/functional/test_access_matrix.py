@@ -49,6 +49,7 @@ from gongjian.campaign.choices import Campaign
 from gongjian.campaign.models import Cadre
 from gongjian.demo.generate import DEMO_USERS, load_demo
 from gongjian.periods import parse_period
+from gongjian.portal.models import ComplaintPhoto
 from gongjian.reports.publishing import publish_briefing
 from gongjian.water.models import Complaint, MonitoringPoint, PlanMeasure, River, RiverPlan
 from gongjian.water.services import set_published
@@ -386,6 +387,10 @@ CASES: tuple[Case, ...] = (
     page("POST", "/complaints/new", PAGE_WRITE, form={"river": "{river_id}",
          "category": "odour", "description": "权限矩阵测试"}),
     page("GET", "/complaints/{receipt_no}", PAGE_OWN, "/complaints/{complaint}"),
+    # The photo a citizen attached: like the contact, the city and the town concerned.
+    page("GET", "/complaints/{receipt_no}/photo", PAGE_WRITE, "/complaints/{complaint}/photo"),
+    page("GET", "/complaints/{receipt_no}/photo", PAGE_WRITE_MISSING,
+         f"/complaints/{MISSING}/photo"),
     page("GET", "/complaints/{receipt_no}", PAGE_MISSING, f"/complaints/{MISSING}"),
     page("POST", "/complaints/{receipt_no}/close", PAGE_WRITE, "/complaints/{complaint}/close",
          form={}),
@@ -664,9 +669,19 @@ def _records(engine: Engine, admin: TestClient) -> Records:
     projects_csv = admin.get("/api/v1/exports/projects.csv?town=石岐")
     assert projects_csv.status_code == 200
     with Session(engine) as session:
-        complaint = session.scalars(
-            select(Complaint.receipt_no).where(Complaint.town_id == 1)
-        ).first()
+        complaint = session.scalars(select(Complaint).where(Complaint.town_id == 1)).first()
+        assert complaint is not None
+        receipt_no = complaint.receipt_no
+        session.add(  # the photo a citizen attached: its page route is in the matrix
+            ComplaintPhoto(
+                complaint_id=complaint.id,
+                content_type="image/png",
+                size_bytes=4,
+                sha256="0" * 64,
+                data=b"\x89PNG",
+            )
+        )
+        session.commit()
         cadre = session.scalar(select(func.min(Cadre.code)))
     values |= {
         "parcel": parcel["code"],
@@ -682,7 +697,7 @@ def _records(engine: Engine, admin: TestClient) -> Records:
         "enterprise": "ACM-E0",
         "station": "acm-station",
         "commitment": "442000001/2023/renewal",
-        "complaint": str(complaint),
+        "complaint": receipt_no,
         "cadre": str(cadre),
         "projects_csv": projects_csv.text,
     }

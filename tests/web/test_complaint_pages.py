@@ -4,7 +4,9 @@ complaint through its form (audited; refused times shown beside the field)."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Iterator
 
@@ -15,6 +17,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from gongjian.periods import city_zone
+from gongjian.portal.models import ComplaintPhoto
 from gongjian.towns.models import Town
 from gongjian.water.models import Complaint, River
 from tests.conftest import new_complaint
@@ -212,3 +215,48 @@ def test_recording_a_complaint_taken_by_telephone(
     as_demo(city_client, "shenji")
     assert 'href="/complaints/new"' not in city_client.get("/complaints").text
     assert city_client.get("/complaints/new").status_code == 403
+
+
+#: A one-pixel PNG.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+def test_the_photo_is_shown_to_the_city_and_the_town_concerned_only(
+    city_client: TestClient, city_engine: Engine, db: Session
+) -> None:
+    complaint, without = town_complaint(db, "石岐"), town_complaint(db, "石岐")
+    db.add(
+        ComplaintPhoto(
+            complaint_id=complaint.id,
+            content_type="image/png",
+            size_bytes=len(PNG),
+            sha256=hashlib.sha256(PNG).hexdigest(),
+            data=PNG,
+        )
+    )
+    db.commit()
+    page_url = f"/complaints/{complaint.receipt_no}"
+    photo_url = f"{page_url}/photo"
+    for username in ("gaigeban", "town-shiqi"):
+        city_client.cookies.clear()
+        as_demo(city_client, username)
+        assert f'src="{photo_url}"' in city_client.get(page_url).text, username
+        photo = city_client.get(photo_url)
+        assert photo.status_code == 200, username
+        assert photo.content == PNG
+        assert photo.headers["content-type"] == "image/png"
+        assert photo.headers["cache-control"] == "private, no-store"
+    for username in ("shenji", "town-dongqu"):
+        city_client.cookies.clear()
+        as_demo(city_client, username)
+        assert city_client.get(photo_url).status_code == 403, username
+    city_client.cookies.clear()
+    as_demo(city_client, "shenji")
+    assert photo_url not in city_client.get(page_url).text
+    assert audit_entries(city_engine, record_id=complaint.receipt_no, outcome="refused")
+    city_client.cookies.clear()
+    as_demo(city_client, "gaigeban")
+    assert city_client.get(f"/complaints/{without.receipt_no}/photo").status_code == 404
+    assert "/photo" not in city_client.get(f"/complaints/{without.receipt_no}").text

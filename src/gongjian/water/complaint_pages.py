@@ -1,6 +1,7 @@
 """The complaint pages of the dashboard: the list of complaints (``/complaints``, a town
 user: its own town's), a complaint's page (``/complaints/{receipt_no}``) with the
-complainant's contact for those who may see it and the form that closes it (办结), and
+complainant's contact and photo for those who may see them and the form that closes it
+(办结), and
 the form that records a complaint taken by telephone, letter or visit
 (``/complaints/new``: the city, or a town for the rivers it leads).
 
@@ -30,6 +31,8 @@ from gongjian.auth.permissions import (
 )
 from gongjian.errors import Conflict, Invalid
 from gongjian.periods import parse_instant
+from gongjian.portal.choices import PhotoType
+from gongjian.portal.models import ComplaintPhoto
 from gongjian.renewal.pages import (
     PAGE_SIZE,
     PageNumber,
@@ -198,6 +201,11 @@ def _complaint_page(
         category=ComplaintCategory(complaint.category),
         river=session.get(River, complaint.river_id),
         with_contact=with_contact,
+        photo=with_contact
+        and session.scalar(
+            select(ComplaintPhoto.id).where(ComplaintPhoto.complaint_id == complaint.id)
+        )
+        is not None,
         can_close=complaint.closed_at is None
         and allowed(actor, Action.change, RESOURCE, complaint.town_id),
         form=form or {},
@@ -205,6 +213,22 @@ def _complaint_page(
         problems=problems or {},
         closed=request.query_params.get("closed") == "1",
         added=request.query_params.get("added") == "1",
+    )
+
+
+@router.get("/complaints/{receipt_no}/photo")
+def photo(session: SessionDep, actor: PageActor, receipt_no: str) -> Response:
+    """The photo a citizen attached, for the city and the town concerned (the 403 page,
+    logged, for anyone else); never kept in a shared cache."""
+    found = services.complaint_photo(session, actor=actor, receipt_no=receipt_no)
+    extension = "png" if found.content_type == PhotoType.png else "jpg"
+    return Response(
+        found.data,
+        media_type=PhotoType(found.content_type).value,
+        headers={
+            "Cache-Control": "private, no-store",
+            "Content-Disposition": f'inline; filename="{receipt_no}.{extension}"',
+        },
     )
 
 

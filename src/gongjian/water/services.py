@@ -23,6 +23,7 @@ from gongjian.checks import text_problems
 from gongjian.db import utcnow
 from gongjian.errors import Conflict, Invalid, NotFound, Problem
 from gongjian.periods import city_zone
+from gongjian.portal.models import ComplaintPhoto
 from gongjian.records import RecordKind, check_version
 from gongjian.towns.services import find_town
 from gongjian.water.choices import ComplaintCategory
@@ -67,6 +68,19 @@ def complaint_contact(session: Session, *, actor: Actor, receipt_no: str) -> Com
         record_id=receipt_no,
     )
     return complaint
+
+
+def complaint_photo(session: Session, *, actor: Actor, receipt_no: str) -> ComplaintPhoto:
+    """The photo a citizen attached to a complaint, for those who may see the
+    complainant's personal data (403, logged, for anyone else); ``NotFound`` when the
+    complaint has none."""
+    complaint = complaint_contact(session, actor=actor, receipt_no=receipt_no)
+    photo = session.scalars(
+        select(ComplaintPhoto).where(ComplaintPhoto.complaint_id == complaint.id)
+    ).first()
+    if photo is None:
+        raise NotFound(f"投诉 {receipt_no} 没有附照片")
+    return photo
 
 
 def new_receipt_no(received_at: dt.datetime) -> str:
