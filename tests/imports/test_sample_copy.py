@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import make_url
 
 from gongjian.imports import pgcopy
-from gongjian.imports.samples import _copy_streamed
 from tests.conftest import PG_ADMIN_URL
 
 CSV = "COPY copied FROM STDIN (FORMAT csv)"
@@ -102,7 +101,7 @@ def test_a_number_too_large_for_the_layout_is_refused() -> None:
 
 def test_the_rows_of_every_chunk_arrive_once(pg: psycopg.Connection) -> None:
     chunks = iter([_csv(0, 100_000), b"", _csv(100_000, 250_000)])
-    assert _copy_streamed(pg, CSV, chunks) == 250_000
+    assert pgcopy.copy_streamed(pg, CSV, chunks) == 250_000
     assert _copied(pg) == (250_000, 250_000, 0, 249_999)
 
 
@@ -112,7 +111,7 @@ def test_making_a_chunk_failing_midway_raises_and_keeps_nothing(pg: psycopg.Conn
         raise RuntimeError("the second part could not be read")
 
     with pytest.raises(RuntimeError, match="second part"), pg.transaction():
-        _copy_streamed(pg, CSV, chunks())
+        pgcopy.copy_streamed(pg, CSV, chunks())
     assert _copied(pg) == (0, 0, None, None)
 
 
@@ -126,5 +125,5 @@ def test_postgresql_refusing_a_row_stops_the_writer_and_raises(pg: psycopg.Conne
             yield _csv(first, first + 100_000)
 
     with pytest.raises(psycopg.errors.NotNullViolation), pg.transaction():
-        _copy_streamed(pg, CSV, chunks())
+        pgcopy.copy_streamed(pg, CSV, chunks())
     assert _copied(pg) == (0, 0, None, None)

@@ -147,12 +147,12 @@ def test_samples_stored_meanwhile_by_another_writer_are_skipped(
 ) -> None:
     """On PostgreSQL the stored keys are read before the copy; a sample stored after that
     read makes the copy fail, and the batch goes through the staging table instead."""
-    from gongjian.imports import samples
+    from gongjian.imports import pgcopy
 
     path = _csv(tmp_path / "feb.csv", _rows(_point(demo_session).code))
     _import(demo_session, path)
     total = _count(demo_session, Sample)
-    monkeypatch.setattr(samples, "_copy_out", lambda _driver, _statement, into: into.touch())
+    monkeypatch.setattr(pgcopy, "copy_out", lambda _driver, _statement, into: into.touch())
     again = _import(demo_session, path)
     assert (again.added, again.skipped) == (0, 3)
     assert _count(demo_session, Sample) == total

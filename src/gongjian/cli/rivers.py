@@ -121,7 +121,7 @@ def register(app: typer.Typer) -> None:
             found = services.add_complaint(
                 db,
                 actor=operator(),
-                river_id=db.scalar(select(River.id).where(River.code == river.strip())),
+                river_id=services.river_id(db, river),
                 category=kind,
                 description=description,
                 complainant_name=name,

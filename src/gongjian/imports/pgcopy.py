@@ -1,4 +1,6 @@
-"""PostgreSQL's binary ``COPY`` format, built a column at a time with NumPy.
+"""PostgreSQL's ``COPY``: sending and receiving it through psycopg (streamed while the
+rows are still being made, too), and its binary format, built a column at a time with
+NumPy.
 
 PostgreSQL parses a text or CSV ``COPY`` value by value (an instant's text and its zone,
 a decimal's digits); in the binary format each value arrives as the server stores it,
@@ -15,7 +17,14 @@ then base-10,000 digits, 2 bytes each).
 
 from __future__ import annotations
 
+import fcntl
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -29,6 +38,9 @@ NUMERIC_DIGITS = 3
 after (so up to four decimal places)."""
 NUMERIC_BYTES = 8 + 2 * NUMERIC_DIGITS
 NEGATIVE = 0x4000
+COPY_BLOCK = 1 << 20
+PIPE_BYTES = 1 << 20
+"""The pipe's buffer, as large as Linux lets anyone make it (``pipe-max-size``)."""
 
 
 @dataclass(frozen=True)
@@ -119,3 +131,58 @@ def _numeric(record: np.ndarray, n: int, column: Decimals) -> None:
     record[f"scale{n}"] = column.scale
     record[f"digit{n}_0"], record[f"digit{n}_1"] = np.divmod(whole, 10_000)
     record[f"digit{n}_2"] = fraction * 10 ** (4 - column.places)
+
+
+def copy_in(driver: Any, statement: str, rows: BinaryIO) -> int:
+    """Send what ``rows`` holds to a ``COPY … FROM STDIN``; return the rows copied."""
+    with driver.cursor() as cursor:
+        with cursor.copy(statement) as copy:
+            while block := rows.read(COPY_BLOCK):
+                copy.write(block)
+        return int(cursor.rowcount)
+
+
+def copy_streamed(driver: Any, statement: str, chunks: Iterator[bytes]) -> int:
+    """``COPY`` into PostgreSQL the bytes ``chunks`` gives while it is still making them.
+
+    A thread of its own takes the chunks (for samples, a part of the rows each, which
+    DuckDB reads and sorts and NumPy encodes) and writes them into a named pipe while this
+    thread sends what it reads, so the server stores one part while the next is made,
+    each on its core. Should the copy fail, closing the pipe's reading end stops the
+    writer (its writes fail); should making a chunk fail, the failure is raised once
+    the copy has ended, so the caller's savepoint undoes what was copied.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        pipe = Path(folder) / "rows"
+        os.mkfifo(pipe)
+        reading = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
+        fcntl.fcntl(reading, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        sink = open(pipe, "wb")  # noqa: SIM115 - closed by the writing thread
+        os.set_blocking(reading, True)
+        failed: list[Exception] = []
+
+        def write() -> None:
+            try:
+                with sink:
+                    for chunk in chunks:
+                        sink.write(chunk)
+            except Exception as exc:  # raised in the copying thread, below
+                failed.append(exc)
+
+        writer = threading.Thread(target=write, name="copy-rows")
+        writer.start()
+        try:
+            with open(reading, "rb") as rows:
+                copied = copy_in(driver, statement, rows)
+        finally:
+            writer.join()
+        if failed:
+            raise failed[0]
+        return copied
+
+
+def copy_out(driver: Any, statement: str, path: Path) -> None:
+    """Write what a ``COPY … TO STDOUT`` sends to the file at ``path``."""
+    with driver.cursor() as cursor, cursor.copy(statement) as copy, path.open("wb") as handle:
+        for block in copy:
+            handle.write(block)

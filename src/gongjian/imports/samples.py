@@ -12,17 +12,14 @@ transaction, sorted by point and instant (the order of the natural key's index).
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-import os
 import sqlite3
 import tempfile
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -65,9 +62,6 @@ PART_ROWS = 62_500
 NUMBERS = (*INDICATORS, *OPTIONAL)
 COLUMNS = ", ".join(("point_id", "sampled_at", *NUMBERS))
 INSERT_CHUNK = 50_000
-COPY_BLOCK = 1 << 20
-PIPE_BYTES = 1 << 20
-"""The pipe's buffer, as large as Linux lets anyone make it (``pipe-max-size``)."""
 UTC = "c.sampled_at AT TIME ZONE 'UTC'"
 
 
@@ -89,6 +83,8 @@ class SampleImporter(BaseImporter):
     label = "监测数据"
     first_row = 2
     """The number problems give the first data row: 2 in a file (the header is row 1)."""
+    rows = 0
+    """How many rows the check passed (``validate``): the parts ``write`` copies."""
 
     def validate(self, source: str) -> int:
         points = self.session.execute(
@@ -179,11 +175,11 @@ class SampleImporter(BaseImporter):
         """``COPY`` in the caller's transaction. The natural keys already stored for these
         points within each point's span of instants are read first (one range scan of
         the key's index per point), and the rows they name are left out, so re-sent
-        samples add nothing; the rest are copied straight into ``samples``, sorted by
-        the natural key, as DuckDB writes them. Should another transaction store one of
-        them meanwhile (the copy then breaks the unique key), the copy is undone to a
-        savepoint and the rows go through a staging table with ``ON CONFLICT DO NOTHING``
-        instead."""
+        samples add nothing; the rest are copied straight into ``samples`` in the binary
+        format, in parts each sorted by the natural key, while the next part is made.
+        Should another transaction store one of them meanwhile (the copy then breaks the
+        primary key), the copy is undone to a savepoint and the rows go through a staging
+        table with ``ON CONFLICT DO NOTHING`` instead."""
         with tempfile.TemporaryDirectory() as folder:
             spans, stored = Path(folder) / "spans.csv", Path(folder) / "stored.csv"
             self.duck.execute(
@@ -199,11 +195,11 @@ class SampleImporter(BaseImporter):
             )
             connection.execute(text("TRUNCATE sample_spans"))
             with spans.open("rb") as rows:
-                _copy_in(driver, "COPY sample_spans FROM STDIN (FORMAT csv)", rows)
+                pgcopy.copy_in(driver, "COPY sample_spans FROM STDIN (FORMAT csv)", rows)
             # One range scan of the key's index per point (a join the planner would make
             # a scan of every sample), compiled at once: JIT costs more than it saves.
             connection.execute(text("SET LOCAL jit = off"))
-            _copy_out(
+            pgcopy.copy_out(
                 driver,
                 "COPY (SELECT s.point_id, (extract(epoch FROM s.sampled_at) * 1000000)::bigint"
                 " FROM sample_spans r CROSS JOIN LATERAL (SELECT s.point_id, s.sampled_at"
@@ -239,7 +235,7 @@ class SampleImporter(BaseImporter):
         self.duck.execute("SET threads = 1")
         try:
             with driver.transaction():  # a savepoint: the caller's transaction is open
-                return _copy_streamed(
+                return pgcopy.copy_streamed(
                     driver,
                     f"COPY samples ({COLUMNS}, import_id) FROM STDIN (FORMAT binary)",
                     _binary_rows(self.duck, queries, import_id),
@@ -258,7 +254,7 @@ class SampleImporter(BaseImporter):
             text("CREATE TEMP TABLE IF NOT EXISTS sample_staging (LIKE samples) ON COMMIT DROP")
         )
         connection.execute(text("TRUNCATE sample_staging"))
-        _copy_streamed(
+        pgcopy.copy_streamed(
             driver,
             "COPY sample_staging FROM STDIN (FORMAT binary)",
             _binary_rows(self.duck, queries, import_id),
@@ -306,61 +302,6 @@ def _utc(instant: str) -> str:
     """DuckDB SQL: a TIMESTAMPTZ as PostgreSQL reads it exactly (UTC, the fraction of a
     second only when there is one)."""
     return f"CAST({instant} AT TIME ZONE 'UTC' AS VARCHAR) || '+00'"
-
-
-def _copy_in(driver: Any, statement: str, rows: BinaryIO) -> int:
-    """Send what ``rows`` holds to a ``COPY … FROM STDIN``; return the rows copied."""
-    with driver.cursor() as cursor:
-        with cursor.copy(statement) as copy:
-            while block := rows.read(COPY_BLOCK):
-                copy.write(block)
-        return int(cursor.rowcount)
-
-
-def _copy_streamed(driver: Any, statement: str, chunks: Iterator[bytes]) -> int:
-    """``COPY`` into PostgreSQL the bytes ``chunks`` gives while it is still making them.
-
-    A thread of its own takes the chunks (a part of the rows each: DuckDB reading and
-    sorting them, NumPy encoding them) and writes them into a named pipe while this
-    thread sends what it reads, so the server stores one part while the next is made,
-    each on its core. Should the copy fail, closing the pipe's reading end stops the
-    writer (its writes fail); should making a chunk fail, the failure is raised once
-    the copy has ended, so the caller's savepoint undoes what was copied.
-    """
-    with tempfile.TemporaryDirectory() as folder:
-        pipe = Path(folder) / "rows"
-        os.mkfifo(pipe)
-        reading = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
-        fcntl.fcntl(reading, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-        sink = open(pipe, "wb")  # noqa: SIM115 - closed by the writing thread
-        os.set_blocking(reading, True)
-        failed: list[Exception] = []
-
-        def write() -> None:
-            try:
-                with sink:
-                    for chunk in chunks:
-                        sink.write(chunk)
-            except Exception as exc:  # raised in the copying thread, below
-                failed.append(exc)
-
-        writer = threading.Thread(target=write, name="copy-rows")
-        writer.start()
-        try:
-            with open(reading, "rb") as rows:
-                copied = _copy_in(driver, statement, rows)
-        finally:
-            writer.join()
-        if failed:
-            raise failed[0]
-        return copied
-
-
-def _copy_out(driver: Any, statement: str, path: Path) -> None:
-    """Write what a ``COPY … TO STDOUT`` sends to the file at ``path``."""
-    with driver.cursor() as cursor, cursor.copy(statement) as copy, path.open("wb") as handle:
-        for block in copy:
-            handle.write(block)
 
 
 def batch_to_duckdb(importer: SampleImporter, samples: list[dict[str, Any]]) -> str:

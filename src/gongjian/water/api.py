@@ -217,7 +217,7 @@ def add_complaint(body: ComplaintCreate, session: SessionDep, actor: ActorDep) -
     found = services.add_complaint(
         session,
         actor=actor,
-        river_id=session.scalar(select(River.id).where(River.code == body.river.strip())),
+        river_id=services.river_id(session, body.river),
         category=body.category,
         description=body.description,
         complainant_name=body.complainant_name,

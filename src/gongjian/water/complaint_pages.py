@@ -32,7 +32,6 @@ from gongjian.auth.permissions import (
 from gongjian.errors import Conflict, Invalid
 from gongjian.periods import parse_instant
 from gongjian.portal.choices import PhotoType
-from gongjian.portal.models import ComplaintPhoto
 from gongjian.renewal.pages import (
     PAGE_SIZE,
     PageNumber,
@@ -201,11 +200,7 @@ def _complaint_page(
         category=ComplaintCategory(complaint.category),
         river=session.get(River, complaint.river_id),
         with_contact=with_contact,
-        photo=with_contact
-        and session.scalar(
-            select(ComplaintPhoto.id).where(ComplaintPhoto.complaint_id == complaint.id)
-        )
-        is not None,
+        photo=with_contact and services.attached_photo(session, complaint.id) is not None,
         can_close=complaint.closed_at is None
         and allowed(actor, Action.change, RESOURCE, complaint.town_id),
         form=form or {},

@@ -70,17 +70,28 @@ def complaint_contact(session: Session, *, actor: Actor, receipt_no: str) -> Com
     return complaint
 
 
+def river_id(session: Session, code: str) -> int | None:
+    """The id of the river coded ``code`` (spaces around it ignored), ``None`` if none."""
+    return session.scalar(select(River.id).where(River.code == code.strip()))
+
+
 def complaint_photo(session: Session, *, actor: Actor, receipt_no: str) -> ComplaintPhoto:
     """The photo a citizen attached to a complaint, for those who may see the
     complainant's personal data (403, logged, for anyone else); ``NotFound`` when the
     complaint has none."""
     complaint = complaint_contact(session, actor=actor, receipt_no=receipt_no)
-    photo = session.scalars(
-        select(ComplaintPhoto).where(ComplaintPhoto.complaint_id == complaint.id)
-    ).first()
+    photo = attached_photo(session, complaint.id)
     if photo is None:
         raise NotFound(f"投诉 {receipt_no} 没有附照片")
     return photo
+
+
+def attached_photo(session: Session, complaint_id: int) -> ComplaintPhoto | None:
+    """The photo attached to the complaint ``complaint_id``, if any (no check: callers
+    decide who may see it)."""
+    return session.scalars(
+        select(ComplaintPhoto).where(ComplaintPhoto.complaint_id == complaint_id)
+    ).first()
 
 
 def new_receipt_no(received_at: dt.datetime) -> str:
@@ -198,7 +209,7 @@ def list_complaints(
     if town is not None:
         stmt = stmt.where(Complaint.town_id == find_town(session, town).id)
     if river is not None:
-        found = session.scalar(select(River.id).where(River.code == river.strip()))
+        found = river_id(session, river)
         if found is None:
             raise NotFound(f"没有编号为“{river}”的河涌")
         stmt = stmt.where(Complaint.river_id == found)
